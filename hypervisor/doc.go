@@ -1,0 +1,14 @@
+// Package hypervisor defines the engine interface that runs virtual machines
+// for hypercim, independent of CIM: define a machine from a Config, then
+// start, stop, pause, resume, reset, snapshot and restore it, read its live
+// statistics, follow its events and attach to its serial console.
+//
+// Two backends implement Engine: hypervisor/kvm, hypercim's own VMM on
+// /dev/kvm, and hypervisor/libvirt, which drives an existing libvirtd.
+// Callers code against Engine and Machine only, so the CIM providers behave
+// the same on both.
+//
+// Every method is safe for concurrent use. Errors wrap the sentinel values
+// declared here (ErrInvalidState, ErrNotFound, ...) so callers can test them
+// with errors.Is whatever the backend.
+package hypervisor
