@@ -1,8 +1,203 @@
 package main
 
-import "errors"
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
 
-// runMOF is replaced by the real subcommand; see the issue that owns it.
+	"github.com/hypercim/hypercim/mof"
+)
+
+// errMOFHelp ends a mof subcommand successfully after --help.
+var errMOFHelp = errors.New("help shown")
+
+// runMOF dispatches "hypercim mof check|compile ...". Exit status: 0 on
+// success, 1 when the MOF has errors (one file:line:col line each on
+// stderr), 2 on a usage error.
 func runMOF(env *cliEnv, args []string) error {
-	return errors.New("the mof command is not built yet")
+	if len(args) == 0 {
+		mofUsage(env.stderr)
+		return &exitError{code: 2}
+	}
+	var err error
+	switch args[0] {
+	case "-h", "--help", "help":
+		mofUsage(env.stdout)
+		return nil
+	case "check":
+		err = runMOFCheck(env, args[1:])
+	case "compile":
+		err = runMOFCompile(env, args[1:])
+	default:
+		return &exitError{code: 2, msg: fmt.Sprintf("hypercim mof: unknown subcommand %q (see 'hypercim mof --help')", args[0])}
+	}
+	if errors.Is(err, errMOFHelp) {
+		return nil
+	}
+	return err
+}
+
+func mofUsage(w io.Writer) {
+	fmt.Fprint(w, `usage: hypercim mof <subcommand> [options] FILE...
+
+subcommands:
+  check    parse and check MOF files (DSP0221) in memory, without a
+           repository; print the number of qualifier types, classes and
+           instances, or one file:line:col line per error
+  compile  compile MOF files into the repository of a data directory
+
+#pragma include files are found next to the including file, then in the
+-I directories. Run 'hypercim mof <subcommand> --help' for its options;
+docs/mof.md describes the compiler.
+`)
+}
+
+// mofFlags holds the options both subcommands share.
+type mofFlags struct {
+	*flag.FlagSet
+	name, usage string
+	namespace   string
+	includes    stringList
+	quiet       bool
+}
+
+// stringList is a repeatable string flag (-I DIR -I DIR).
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func newMOFFlags(name, usage string) *mofFlags {
+	f := &mofFlags{FlagSet: flag.NewFlagSet("hypercim mof "+name, flag.ContinueOnError), name: name, usage: usage}
+	f.SetOutput(io.Discard)
+	f.StringVar(&f.namespace, "namespace", mof.DefaultNamespace, "namespace for declarations before any #pragma namespace")
+	f.Var(&f.includes, "I", "also look for #pragma include files in `DIR` (repeatable)")
+	f.BoolVar(&f.quiet, "quiet", false, "print only errors (no counts, warnings or progress)")
+	return f
+}
+
+// parse accepts flags before, between and after the file names.
+func (f *mofFlags) parse(env *cliEnv, args []string) ([]string, error) {
+	var files []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				f.printUsage(env.stdout)
+				return nil, errMOFHelp
+			}
+			return nil, f.usageError("%v", err)
+		}
+		args = f.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			files = append(files, args[1:]...)
+			break
+		}
+		files = append(files, args[0])
+		args = args[1:]
+	}
+	if len(files) == 0 {
+		return nil, f.usageError("no MOF file given")
+	}
+	return files, nil
+}
+
+func (f *mofFlags) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "usage: hypercim mof %s %s\n", f.name, f.usage)
+	var opts strings.Builder
+	f.SetOutput(&opts)
+	f.PrintDefaults()
+	f.SetOutput(io.Discard)
+	fmt.Fprintf(w, "\noptions:\n%s", opts.String())
+}
+
+func (f *mofFlags) usageError(format string, args ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf("hypercim mof %s: %s (see 'hypercim mof %s --help')",
+		f.name, fmt.Sprintf(format, args...), f.name)}
+}
+
+// compiler returns a Compiler for the flags, drawing a progress bar on
+// stdout when it is a terminal.
+func (f *mofFlags) compiler(env *cliEnv, target mof.Target) (*mof.Compiler, *mofProgress) {
+	c := &mof.Compiler{Target: target, Namespace: f.namespace, Loader: mof.Loader{IncludeDirs: f.includes}}
+	var bar *mofProgress
+	if !f.quiet && mofIsTerminal(env.stdout) {
+		bar = &mofProgress{w: env.stdout}
+		c.Progress = bar.update
+	}
+	return c, bar
+}
+
+// report prints warnings and errors, one line each, and turns an error into
+// the exit status.
+func (f *mofFlags) report(env *cliEnv, res *mof.Result, err error) error {
+	if res != nil && !f.quiet {
+		for _, w := range res.Warnings {
+			fmt.Fprintln(env.stderr, oneLine(w.Error()))
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var list mof.ErrorList
+	if !errors.As(err, &list) {
+		return &exitError{code: 1, msg: fmt.Sprintf("hypercim mof %s: %s", f.name, oneLine(err.Error()))}
+	}
+	for _, e := range list {
+		fmt.Fprintln(env.stderr, oneLine(e.Error()))
+	}
+	return &exitError{code: 1}
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", " ") }
+
+func runMOFCheck(env *cliEnv, args []string) error {
+	f := newMOFFlags("check", "[-I DIR]... [--namespace NS] [--write OUT.mof] FILE...")
+	var out string
+	f.StringVar(&out, "write", "", "also write the compiled declarations back as MOF to `FILE` ('-' for stdout)")
+	files, err := f.parse(env, args)
+	if err != nil {
+		return err
+	}
+	target := mof.NewMemTarget(nil)
+	c, bar := f.compiler(env, target)
+	start := time.Now()
+	res, err := c.CompileFiles(files...)
+	bar.done()
+	if err := f.report(env, res, err); err != nil {
+		return err
+	}
+	if out != "" {
+		if err := writeMOF(env, target, out); err != nil {
+			return &exitError{code: 1, msg: "hypercim mof check: " + err.Error()}
+		}
+	}
+	if !f.quiet && out != "-" {
+		fmt.Fprintf(env.stdout, "%d qualifier types, %d classes, %d instances (namespace %s; %.2f s)\n",
+			res.QualifierTypes, res.Classes, res.Instances, strings.Join(res.Namespaces, ", "), time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// writeMOF writes what a check compiled back as MOF, to a file or to
+// stdout ("-").
+func writeMOF(env *cliEnv, target *mof.MemTarget, name string) error {
+	if name == "-" {
+		return mof.WriteTarget(env.stdout, target)
+	}
+	file, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := mof.WriteTarget(file, target); err != nil {
+		file.Close()
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return file.Close()
 }
