@@ -35,6 +35,7 @@ type classDerived struct {
 	n        int        // len(props) it was built for
 	idx      *nameIndex // nil for small classes
 	template []Property // what NewInstance copies
+	keys     []int      // positions of the key properties
 }
 
 func (c *Class) derive() *classDerived {
@@ -54,6 +55,9 @@ func (c *Class) derive() *classDerived {
 		}
 		d.template[i] = Property{Name: p.Name, Type: p.Type, IsArray: p.IsArray, ArraySize: p.ArraySize,
 			ReferenceClass: p.ReferenceClass, Embedded: p.EmbeddedKind(), Value: v}
+		if p.IsKey() {
+			d.keys = append(d.keys, i)
+		}
 	}
 	c.derived.Store(d)
 	return d
@@ -188,12 +192,19 @@ func (c *Class) IsAbstract() bool { return c.Qualifiers.Bool(QualifierAbstract) 
 // KeyNames returns the names of the key properties in declaration order.
 func (c *Class) KeyNames() []string {
 	var keys []string
-	for i := range c.props {
-		if c.props[i].IsKey() {
-			keys = append(keys, c.props[i].Name)
-		}
+	for _, i := range c.derive().keys {
+		keys = append(keys, c.props[i].Name)
 	}
 	return keys
+}
+
+// keyProps returns the key properties in declaration order.
+func (c *Class) keyProps(yield func(*Property) bool) {
+	for _, i := range c.derive().keys {
+		if !yield(&c.props[i]) {
+			return
+		}
+	}
 }
 
 // ReferenceNames returns the names of the reference properties in

@@ -219,12 +219,8 @@ func (c *Class) InstancePath(namespace string, inst *Instance) (*ObjectPath, err
 	if className == "" {
 		className = c.Name
 	}
-	p := &ObjectPath{Namespace: namespace, ClassName: className, Keys: []KeyBinding{}}
-	for i := range c.props {
-		cp := &c.props[i]
-		if !cp.IsKey() {
-			continue
-		}
+	p := &ObjectPath{Namespace: namespace, ClassName: className, Keys: make([]KeyBinding, 0, len(c.derive().keys))}
+	for cp := range c.keyProps {
 		v := inst.Get(cp.Name)
 		if v.IsNull() {
 			return nil, Errorf(ErrInvalidParameter, "key property %s of class %s has no value", cp.Name, c.Name)
@@ -248,11 +244,7 @@ func (c *Class) InstancePath(namespace string, inst *Instance) (*ObjectPath, err
 func (c *Class) NormalizePath(p *ObjectPath) (*ObjectPath, error) {
 	out := &ObjectPath{Host: p.Host, Namespace: p.Namespace, ClassName: p.ClassName, Keys: []KeyBinding{}}
 	used := 0
-	for i := range c.props {
-		cp := &c.props[i]
-		if !cp.IsKey() {
-			continue
-		}
+	for cp := range c.keyProps {
 		v, ok := p.Key(cp.Name)
 		if !ok || v.IsNull() {
 			return nil, Errorf(ErrInvalidParameter, "path %s lacks key property %s of class %s", p, cp.Name, c.Name)
@@ -308,8 +300,8 @@ func abstractError(c *Class) error {
 }
 
 func (c *Class) checkKeys(inst *Instance) error {
-	for i := range c.props {
-		if cp := &c.props[i]; cp.IsKey() && inst.Get(cp.Name).IsNull() {
+	for cp := range c.keyProps {
+		if inst.Get(cp.Name).IsNull() {
 			return Errorf(ErrInvalidParameter, "key property %s of class %s has no value", cp.Name, c.Name)
 		}
 	}
