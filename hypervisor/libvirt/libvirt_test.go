@@ -1,0 +1,606 @@
+package libvirt_test
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hypercim/hypercim/hypervisor"
+	"github.com/hypercim/hypercim/hypervisor/internal/linuxguest"
+	"github.com/hypercim/hypercim/hypervisor/libvirt"
+	"github.com/hypercim/hypercim/hypervisor/libvirt/libvirtdtest"
+)
+
+// env is what the live tests share: a libvirtd, an engine on it, and the
+// stock Debian kernel with hypercim's initramfs in a directory QEMU (which
+// libvirt runs as an unprivileged user) can read.
+type env struct {
+	t      *testing.T
+	socket string // libvirtd's
+	proxy  *proxy // the engine's way to libvirtd, which the test can cut
+	// instance isolates the test's machines from those of concurrent tests
+	// and runs sharing the libvirtd.
+	instance string
+	eng      *libvirt.Engine
+	dir      string
+	kernel   string
+	initrd   string
+}
+
+func setup(t *testing.T) *env {
+	begin := time.Now()
+	socket := libvirtdtest.Start(t)
+	t.Logf("libvirtd ready after %v", time.Since(begin).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	k, err := linuxguest.FetchKernel(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, socket: socket, dir: sharedDir(t), instance: "test-" + uuid()[:8]}
+	e.kernel = filepath.Join(e.dir, "vmlinuz")
+	copyFile(t, k.Image, e.kernel)
+	e.initrd = filepath.Join(e.dir, "initramfs.cpio")
+	if err := k.WriteInitramfsFile(e.initrd, linuxguest.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	e.proxy = newProxy(t, socket)
+	e.eng, err = libvirt.Open(ctx, libvirt.Options{Socket: e.proxy.path, Instance: e.instance})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.eng.Close() })
+	want := "qemu"
+	if _, err := os.Stat("/sys/module/kvm_intel"); err == nil {
+		want = "kvm"
+	} else if _, err := os.Stat("/sys/module/kvm_amd"); err == nil {
+		want = "kvm"
+	}
+	if got := e.eng.DomainType(); got != want && !(want == "kvm" && got == "qemu") {
+		t.Errorf("domain type %s, want %s", got, want)
+	}
+	return e
+}
+
+// sharedDir is a temporary directory others may traverse and read.
+func sharedDir(t *testing.T) string {
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func copyFile(t *testing.T, from, to string) {
+	data, err := os.ReadFile(from)
+	if err == nil {
+		err = os.WriteFile(to, data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// image writes a raw disk of size bytes whose first MiB is random, converts
+// it with qemu-img to format (with -o options), and returns the image path
+// and the MD5 the guest reports for it.
+func (e *env) image(name string, size int, format string, options ...string) (string, string) {
+	t := e.t
+	data := make([]byte, size)
+	rand.Read(data[:1<<20])
+	raw := filepath.Join(e.dir, name+".raw")
+	if err := os.WriteFile(raw, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := raw
+	if format != "raw" {
+		path = filepath.Join(e.dir, name+"."+format)
+		args := append([]string{"convert", "-q", "-f", "raw", "-O", format}, options...)
+		if out, err := exec.Command("qemu-img", append(args, raw, path)...).CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img convert: %v\n%s", err, out)
+		}
+	}
+	sum := md5.Sum(data[:linuxguest.DefaultSumSectors*512])
+	return path, hex.EncodeToString(sum[:])
+}
+
+// lockedBuffer is a Config.Console sink the test reads while it is written.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func uuid() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// define defines a one-vCPU guest serving commands on its console, and
+// removes it when the test ends.
+func (e *env) define(ctx context.Context, disks []hypervisor.DiskConfig, nics []hypervisor.NICConfig, sink io.Writer) hypervisor.Machine {
+	t := e.t
+	cfg := hypervisor.Config{
+		Name: "hctest-" + uuid()[:8], UUID: uuid(), VCPUs: 1, MemoryBytes: 128 << 20,
+		Boot:  hypervisor.BootSource{Kernel: e.kernel, Initrd: e.initrd, Cmdline: linuxguest.Cmdline(linuxguest.Boot{Mode: linuxguest.ModeServe})},
+		Disks: disks, NICs: nics, Console: sink,
+	}
+	m, err := e.eng.Define(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if m.State() != hypervisor.StateStopped && m.State() != hypervisor.StateCrashed {
+			m.Stop(ctx)
+		}
+		if err := m.Undefine(ctx); err != nil && !errors.Is(err, hypervisor.ErrNotFound) {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return m
+}
+
+// waitTimeout bounds each wait for the guest or for an event: generous,
+// because CI machines are shared and the guest runs under emulation.
+const waitTimeout = 2 * time.Minute
+
+// nextEvent reads the next event.
+func nextEvent(t *testing.T, events <-chan hypervisor.Event) hypervisor.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		if !ok {
+			t.Fatal("the event stream ended")
+		}
+		return ev
+	case <-time.After(waitTimeout):
+		t.Fatalf("no event within %v", waitTimeout)
+	}
+	return hypervisor.Event{}
+}
+
+// expectEvent reads the next event and checks its kind and state.
+func expectEvent(t *testing.T, events <-chan hypervisor.Event, kind hypervisor.EventKind, st hypervisor.State) hypervisor.Event {
+	t.Helper()
+	ev := nextEvent(t, events)
+	if ev.Kind != kind || ev.State != st {
+		t.Fatalf("event %v %v (%q), want %v %v", ev.Kind, ev.State, ev.Reason, kind, st)
+	}
+	return ev
+}
+
+func expectState(t *testing.T, m hypervisor.Machine, st hypervisor.State) {
+	t.Helper()
+	if got := m.State(); got != st {
+		t.Fatalf("state %v, want %v", got, st)
+	}
+}
+
+func expectDisks(t *testing.T, lines []string, want ...linuxguest.Disk) {
+	t.Helper()
+	if got := linuxguest.ParseDisks(lines); !slices.Equal(got, want) {
+		t.Fatalf("guest disks %+v, want %+v (lines %q)", got, want, lines)
+	}
+}
+
+func uptime(t *testing.T, ctx context.Context, tr *linuxguest.Transcript, c io.Writer) float64 {
+	t.Helper()
+	lines, err := tr.Command(ctx, c, linuxguest.CommandUptime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := strconv.ParseFloat(strings.TrimPrefix(lines[0], linuxguest.Prefix+"uptime "), 64)
+	if err != nil {
+		t.Fatalf("uptime line %q: %v", lines[0], err)
+	}
+	return f
+}
+
+// TestSparseVMDKGuest boots Debian's kernel from a sparse VMDK machine and
+// drives its lifecycle: console, pause/resume, stats, hot-plug, ACPI
+// shutdown, reconfigure, hard stop and undefine.
+func TestSparseVMDKGuest(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	disk0, sum0 := e.image("disk0", 64<<20, "vmdk")
+	var sink lockedBuffer
+	m := e.define(ctx, []hypervisor.DiskConfig{{ID: "disk0", Path: disk0}}, []hypervisor.NICConfig{{ID: "nic0"}}, &sink)
+
+	cfg := m.Config()
+	if cfg.Disks[0].Format != "vmdk" || cfg.Disks[0].Path != disk0 || cfg.NICs[0].MAC == "" {
+		t.Errorf("defined config %+v", cfg)
+	}
+	if _, err := e.eng.Define(ctx, cfg); !errors.Is(err, hypervisor.ErrExists) {
+		t.Errorf("defining the same UUID again: %v", err)
+	}
+	if found, err := e.eng.Lookup(ctx, m.UUID()); err != nil || found != m {
+		t.Errorf("Lookup = %v, %v", found, err)
+	}
+	all, err := e.eng.Machines(ctx)
+	if err != nil || !slices.Contains(all, m) {
+		t.Errorf("Machines = %v, %v", all, err)
+	}
+	other, err := libvirt.Open(ctx, libvirt.Options{Socket: e.socket, Instance: e.instance + "-other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Lookup(ctx, m.UUID()); !errors.Is(err, hypervisor.ErrNotFound) {
+		t.Errorf("another instance looked the machine up: %v", err)
+	}
+	if all, err := other.Machines(ctx); err != nil || slices.ContainsFunc(all, func(x hypervisor.Machine) bool { return x.UUID() == m.UUID() }) {
+		t.Errorf("another instance lists %v, %v", all, err)
+	}
+	other.Close()
+	expectState(t, m, hypervisor.StateStopped)
+	var se *hypervisor.StateError
+	if err := m.Pause(ctx); !errors.As(err, &se) || se.State != hypervisor.StateStopped {
+		t.Errorf("pausing a stopped machine: %v", err)
+	}
+
+	tr := linuxguest.Follow(ctx, m.Console())
+	events := m.Events(ctx)
+	start := time.Now()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+	lines, err := tr.Wait(ctx, linuxguest.MarkerReady)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("booted to the initramfs marker in %v", time.Since(start).Round(time.Millisecond))
+	expectDisks(t, lines, linuxguest.Disk{Name: "vda", Sectors: 131072, MD5: sum0})
+	if !strings.Contains(string(m.Console().History()), "Linux version") {
+		t.Error("console history lacks the kernel banner")
+	}
+	if !strings.Contains(sink.String(), linuxguest.MarkerReady) {
+		t.Errorf("Config.Console received %q", sink.String())
+	}
+	if _, err := tr.Command(ctx, m.Console(), "echo hello from the host"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := m.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StatePaused)
+	expectState(t, m, hypervisor.StatePaused)
+	if err := m.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+	expectState(t, m, hypervisor.StateRunning)
+	uptime(t, ctx, tr, m.Console())
+
+	st, err := m.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != hypervisor.StateRunning || st.VCPUs != 1 || st.MemoryBytes != 128<<20 || st.VCPUTime <= 0 || st.Uptime <= 0 ||
+		len(st.Disks) != 1 || st.Disks[0].ID != "disk0" || st.Disks[0].ReadBytes < 1<<20 || len(st.NICs) != 1 || st.NICs[0].ID != "nic0" {
+		t.Errorf("stats %+v", st)
+	}
+
+	if err := m.Snapshot(ctx, filepath.Join(e.dir, "never"), hypervisor.SnapshotOptions{}); !errors.Is(err, hypervisor.ErrNotSupported) || !strings.Contains(err.Error(), "disk0") {
+		t.Errorf("snapshot with a sparse VMDK: %v", err)
+	}
+
+	// Hot-plug a raw disk and a NIC, see the disk in the guest, unplug both.
+	disk1, sum1 := e.image("disk1", 16<<20, "raw")
+	if err := m.AttachDisk(ctx, hypervisor.DiskConfig{ID: "disk1", Path: disk1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Config().Disks; len(got) != 2 || got[1].ID != "disk1" || got[1].Format != "raw" {
+		t.Errorf("config after attach: %+v", got)
+	}
+	lines, err = tr.Command(ctx, m.Console(), linuxguest.CommandWaitDisk+" vdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectDisks(t, lines, linuxguest.Disk{Name: "vdb", Sectors: 32768, MD5: sum1})
+	if err := m.AttachNIC(ctx, hypervisor.NICConfig{ID: "nic1", MAC: "52:54:00:aa:bb:cc"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := m.Stats(ctx); err != nil || len(st.Disks) != 2 || len(st.NICs) != 2 {
+		t.Errorf("stats after hot-plug: %+v, %v", st, err)
+	}
+	if err := m.DetachDisk(ctx, "disk1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Command(ctx, m.Console(), linuxguest.CommandGoneDisk+" vdb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DetachNIC(ctx, "nic1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Config(); len(got.Disks) != 1 || len(got.NICs) != 1 {
+		t.Errorf("config after detach: %+v", got)
+	}
+	if err := m.DetachDisk(ctx, "nope"); !errors.Is(err, hypervisor.ErrInvalidConfig) {
+		t.Errorf("detaching an unknown disk: %v", err)
+	}
+
+	// A graceful shutdown: ACPI power button, acpid in the guest powers off.
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for ev := nextEvent(t, events); ev.Kind != hypervisor.EventGuestShutdown || ev.State != hypervisor.StateStopped; ev = nextEvent(t, events) {
+		if ev.State != hypervisor.StateShuttingDown {
+			t.Fatalf("unexpected event while shutting down: %+v", ev)
+		}
+	}
+	if _, err := tr.Wait(ctx, linuxguest.MarkerPowerButton); err != nil {
+		t.Error(err)
+	}
+	expectState(t, m, hypervisor.StateStopped)
+	if _, err := m.Console().Write([]byte("echo x\n")); !errors.As(err, &se) {
+		t.Errorf("console input to a stopped machine: %v", err)
+	}
+
+	// Reconfigure while stopped, then boot again and pull the plug.
+	cfg = m.Config()
+	cfg.Name += "-renamed"
+	cfg.VCPUs = 2
+	if err := m.Reconfigure(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Config(); got.Name != cfg.Name || got.VCPUs != 2 || got.NICs[0].MAC != cfg.NICs[0].MAC {
+		t.Errorf("config after reconfigure: %+v", got)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+	if _, err := tr.Wait(ctx, linuxguest.MarkerReady); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := m.Stats(ctx); err != nil || st.VCPUs != 2 {
+		t.Errorf("stats after reconfigure: %+v, %v", st, err)
+	}
+	if err := m.Reconfigure(ctx, cfg); !errors.As(err, &se) {
+		t.Errorf("reconfiguring a running machine: %v", err)
+	}
+	if err := m.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ev := expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateStopped); ev.Reason != "stopped by request" {
+		t.Errorf("stop reason %q", ev.Reason)
+	}
+	if err := m.Undefine(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Lookup(ctx, m.UUID()); !errors.Is(err, hypervisor.ErrNotFound) {
+		t.Errorf("Lookup after undefine: %v", err)
+	}
+	if err := m.Start(ctx); !errors.Is(err, hypervisor.ErrNotFound) {
+		t.Errorf("starting an undefined machine: %v", err)
+	}
+}
+
+// TestFlatVMDKSnapshots boots from a flat VMDK, snapshots it with and
+// without stopping, restores it, resets it, crashes it, and takes it over
+// from a second engine as a restarted hypercim would.
+func TestFlatVMDKSnapshots(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	disk0, sum0 := e.image("flat", 32<<20, "vmdk", "-o", "subformat=monolithicFlat")
+	m := e.define(ctx, []hypervisor.DiskConfig{{ID: "disk0", Path: disk0}}, nil, nil)
+	if got := m.Config().Disks[0]; got.Path != disk0 || got.Format != "vmdk" {
+		t.Errorf("flat disk config %+v", got)
+	}
+	tr := linuxguest.Follow(ctx, m.Console())
+	events := m.Events(ctx)
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+	lines, err := tr.Wait(ctx, linuxguest.MarkerReady)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectDisks(t, lines, linuxguest.Disk{Name: "vda", Sectors: 65536, MD5: sum0})
+	before := uptime(t, ctx, tr, m.Console())
+
+	// Snapshot and keep running: the guest continues, no reboot.
+	snap1 := filepath.Join(e.dir, "snap1")
+	start := time.Now()
+	if err := m.Snapshot(ctx, snap1, hypervisor.SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("snapshot of a running 128 MiB guest in %v", time.Since(start).Round(time.Millisecond))
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StatePaused)
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+	expectState(t, m, hypervisor.StateRunning)
+	if after := uptime(t, ctx, tr, m.Console()); after < before {
+		t.Errorf("guest uptime went from %v to %v across the snapshot", before, after)
+	}
+	if err := m.Snapshot(ctx, snap1, hypervisor.SnapshotOptions{}); !errors.Is(err, hypervisor.ErrInvalidConfig) {
+		t.Errorf("snapshot into a used directory: %v", err)
+	}
+
+	// Save to disk (stop), then restore.
+	snap2 := filepath.Join(e.dir, "snap2")
+	if err := m.Snapshot(ctx, snap2, hypervisor.SnapshotOptions{Stop: true}); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StatePaused)
+	if ev := expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateStopped); !strings.Contains(ev.Reason, "snapshot") {
+		t.Errorf("save reason %q", ev.Reason)
+	}
+	expectState(t, m, hypervisor.StateStopped)
+	if err := m.Restore(ctx, filepath.Join(e.dir, "missing"), hypervisor.RestoreOptions{}); !errors.Is(err, hypervisor.ErrSnapshot) {
+		t.Errorf("restoring a missing snapshot: %v", err)
+	}
+	if err := m.Restore(ctx, snap2, hypervisor.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+	if after := uptime(t, ctx, tr, m.Console()); after < before {
+		t.Errorf("guest uptime went from %v to %v across save and restore", before, after)
+	}
+	if n := tr.Count(linuxguest.MarkerReady); n != 1 {
+		t.Errorf("the guest booted %d times; snapshots must not reboot it", n)
+	}
+	if st, err := m.Stats(ctx); err != nil || st.Uptime < time.Duration(before*float64(time.Second))-time.Second {
+		t.Errorf("stats uptime after restore: %+v, %v (guest said %vs)", st, err, before)
+	}
+	var se *hypervisor.StateError
+	if err := m.Restore(ctx, snap2, hypervisor.RestoreOptions{}); !errors.As(err, &se) {
+		t.Errorf("restoring into a running machine: %v", err)
+	}
+
+	// A second engine, as after a restart of hypercim, finds the running
+	// machine and takes its console over.
+	eng2, err := libvirt.Open(ctx, libvirt.Options{Socket: e.socket, Instance: e.instance})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng2.Close()
+	m2, err := eng2.Lookup(ctx, m.UUID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := m.Config(), m2.Config()
+	c1.Console, c2.Console = nil, nil
+	if fmt.Sprint(c1) != fmt.Sprint(c2) || m2.State() != hypervisor.StateRunning {
+		t.Errorf("second engine sees %+v (%v), want %+v", c2, m2.State(), c1)
+	}
+	tr2 := linuxguest.Follow(ctx, m2.Console())
+	if _, err := tr2.Command(ctx, m2.Console(), "echo second engine"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := m2.Stats(ctx); err != nil || st.Uptime < time.Duration(before*float64(time.Second))-time.Second {
+		t.Errorf("second engine stats %+v, %v", st, err)
+	}
+
+	// The first engine loses libvirtd for a while, as when libvirtd
+	// restarts; the machine is paused meanwhile. Once back, the engine
+	// reports the change it missed and takes the console back.
+	e.proxy.cut()
+	if err := m2.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.proxy.heal()
+	if ev := expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StatePaused); !strings.Contains(ev.Reason, "reconnecting") {
+		t.Errorf("event after reconnecting: %q", ev.Reason)
+	}
+	if err := m.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+	if _, err := tr.Command(ctx, m.Console(), "echo first engine again"); err != nil {
+		t.Fatal(err)
+	}
+	eng2.Close()
+	if _, err := tr.Command(ctx, m.Console(), "echo first engine after the second closed"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reset reboots the guest.
+	if err := m.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ev := expectEvent(t, events, hypervisor.EventGuestReset, hypervisor.StateRunning); ev.Reason != "reset by request" {
+		t.Errorf("reset reason %q", ev.Reason)
+	}
+	if _, err := tr.Wait(ctx, linuxguest.MarkerReady); err != nil {
+		t.Fatal(err)
+	}
+
+	// A flat VMDK hot-plugged is opened as raw on its extent, yet reported
+	// as the VMDK the caller named.
+	data, sumData := e.image("data", 8<<20, "vmdk", "-o", "subformat=monolithicFlat")
+	if err := m.AttachDisk(ctx, hypervisor.DiskConfig{ID: "data.1", Path: data}); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Config().Disks; len(got) != 2 || got[1] != (hypervisor.DiskConfig{ID: "data.1", Path: data, Format: "vmdk"}) {
+		t.Errorf("config after attaching a flat VMDK: %+v", got)
+	}
+	lines, err = tr.Command(ctx, m.Console(), linuxguest.CommandWaitDisk+" vdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectDisks(t, lines, linuxguest.Disk{Name: "vdb", Sectors: 16384, MD5: sumData})
+	if err := m.DetachDisk(ctx, "data.1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Config().Disks; len(got) != 1 {
+		t.Errorf("config after detaching: %+v", got)
+	}
+
+	// A kernel panic reaches the host through pvpanic.
+	if _, err := tr.Command(ctx, m.Console(), linuxguest.CommandPanic); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventGuestPanic, hypervisor.StateCrashed)
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateCrashed)
+	expectState(t, m, hypervisor.StateCrashed)
+
+	// Disks must match the snapshot's: a resized disk is refused.
+	cfg := m.Config()
+	bigger, _ := e.image("bigger", 48<<20, "raw")
+	cfg.Disks[0].Path, cfg.Disks[0].Format = bigger, ""
+	if err := m.Reconfigure(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Restore(ctx, snap1, hypervisor.RestoreOptions{}); !errors.Is(err, hypervisor.ErrSnapshot) || !strings.Contains(err.Error(), "disk0") {
+		t.Errorf("restoring onto a resized disk: %v", err)
+	}
+	// The crashed machine starts again.
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+	if _, err := tr.Wait(ctx, linuxguest.MarkerReady); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateStopped)
+}
+
+func TestOpenWithoutLibvirtd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := libvirt.Open(ctx, libvirt.Options{Socket: filepath.Join(t.TempDir(), "no-such-socket")})
+	if !errors.Is(err, hypervisor.ErrUnavailable) || !strings.Contains(err.Error(), "libvirtd -d") {
+		t.Errorf("Open without libvirtd: %v", err)
+	}
+}

@@ -1,0 +1,278 @@
+package libvirt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/hypercim/hypercim/hypervisor"
+)
+
+// A snapshot directory holds libvirt's save image (virDomainSaveFlags: the
+// domain XML and QEMU's migration stream of device state and guest memory)
+// and a manifest that Restore checks before handing the image to
+// virDomainRestoreFlags.
+const (
+	snapshotManifest = "snapshot.json"
+	snapshotImage    = "memory.save"
+	snapshotFormat   = "hypercim-libvirt-snapshot/1"
+)
+
+type manifest struct {
+	Format  string         `json:"format"`
+	UUID    string         `json:"uuid"`
+	Name    string         `json:"name"`
+	Created time.Time      `json:"created"`
+	Uptime  time.Duration  `json:"uptime_ns"` // guest uptime when saved
+	Paused  bool           `json:"paused"`
+	Disks   []manifestDisk `json:"disks"`
+}
+
+type manifestDisk struct {
+	ID    string `json:"id"`
+	Bytes uint64 `json:"bytes"` // virtual size
+}
+
+// Snapshot implements hypervisor.Machine with virDomainSaveFlags, which
+// stops the emulator once the state is written. Unless opts.Stop is set,
+// the machine then continues from the image just written
+// (virDomainRestoreFlags), paused or running as before; subscribers see
+// only the pause while the state is written.
+//
+// QEMU cannot save a machine while its vmdk driver has a disk open (the
+// driver blocks migration, which saving uses), so sparse VMDK disks make
+// Snapshot fail with hypervisor.ErrNotSupported. Flat VMDKs are opened as
+// raw ranges of their extent and raw disks are fine.
+func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.SnapshotOptions) error {
+	conn, st, release, err := m.begin(ctx, "snapshot", isLive)
+	if err != nil {
+		return err
+	}
+	defer release()
+	dom := m.dom()
+	text, err := conn.DomainGetXMLDesc(dom, 0)
+	if err != nil {
+		return m.fail("snapshot", err)
+	}
+	live, err := parseDomainXML(text)
+	if err != nil {
+		return err
+	}
+	man := manifest{Format: snapshotFormat, UUID: live.cfg.UUID, Name: live.cfg.Name, Created: time.Now().UTC(), Paused: st == hypervisor.StatePaused}
+	if !live.started.IsZero() {
+		man.Uptime = time.Since(live.started)
+	}
+	for _, d := range live.cfg.Disks {
+		if live.drivers[d.ID] == "vmdk" {
+			return fmt.Errorf("libvirt: snapshot: %w: disk %s (%s) is a sparse VMDK, and QEMU's vmdk driver cannot save a running machine; "+
+				"stop the machine instead, or use a flat VMDK (qemu-img convert -O vmdk -o subformat=monolithicFlat) or a raw disk",
+				hypervisor.ErrNotSupported, d.ID, d.Path)
+		}
+		_, capacity, _, err := conn.DomainGetBlockInfo(dom, live.targets[d.ID], 0)
+		if err != nil {
+			return m.fail("snapshot: size of disk "+d.ID, err)
+		}
+		man.Disks = append(man.Disks, manifestDisk{ID: d.ID, Bytes: capacity})
+	}
+	if err := makeSnapshotDir(dir); err != nil {
+		return err
+	}
+	image := filepath.Join(dir, snapshotImage)
+	if err := writeManifest(dir, man); err != nil {
+		return err
+	}
+
+	suspended := lifecycleKey(golibvirt.DomainEventSuspended, int32(golibvirt.DomainEventSuspendedPaused))
+	var hidden []expectation
+	if !man.Paused {
+		hidden = append(hidden, expectation{key: suspended, reason: "paused to write a snapshot"})
+	}
+	if !opts.Stop {
+		hidden = append(hidden,
+			hide(lifecycleKey(golibvirt.DomainEventStopped, int32(golibvirt.DomainEventStoppedSaved))),
+			hide(lifecycleKey(golibvirt.DomainEventStarted, int32(golibvirt.DomainEventStartedRestored))),
+			hide(lifecycleKey(golibvirt.DomainEventSuspended, int32(golibvirt.DomainEventSuspendedRestored))))
+		if !man.Paused {
+			hidden = append(hidden, expectation{
+				key:    lifecycleKey(golibvirt.DomainEventResumed, int32(golibvirt.DomainEventResumedUnpaused)),
+				reason: "running again after the snapshot",
+			})
+		}
+	}
+	m.expect(hidden...)
+	flags := golibvirt.DomainSaveRunning
+	if man.Paused {
+		flags = golibvirt.DomainSavePaused
+	}
+	if err := conn.DomainSaveFlags(dom, image, nil, uint32(flags)); err != nil {
+		m.unexpect(hidden...)
+		os.Remove(image)
+		os.Remove(filepath.Join(dir, snapshotManifest))
+		return m.fail("snapshot", err)
+	}
+	if err := syncFile(image); err != nil {
+		return err
+	}
+	m.detachConsole()
+	if opts.Stop {
+		return nil
+	}
+	xml, err := conn.DomainGetXMLDesc(dom, golibvirt.DomainXMLInactive|golibvirt.DomainXMLSecure|golibvirt.DomainXMLMigratable)
+	if err == nil {
+		err = conn.DomainRestoreFlags(image, golibvirt.OptString{xml}, uint32(golibvirt.DomainSavePaused))
+	}
+	if err != nil {
+		m.unexpect(hidden...)
+		return fmt.Errorf("libvirt: snapshot: the state is saved in %s, but the machine could not continue from it (it is stopped; Restore can retry): %w",
+			dir, m.fail("restore", err))
+	}
+	return m.run(ctx, conn, time.Now().Add(-man.Uptime), !man.Paused, hidden)
+}
+
+// Restore implements hypervisor.Machine with virDomainRestoreFlags. The
+// domain XML handed to libvirt is the machine's current definition, not
+// the one in the image, so disks are those of the current Config; they
+// must be the same disks (by ID) with the same virtual sizes as when the
+// snapshot was written.
+func (m *Machine) Restore(ctx context.Context, dir string, opts hypervisor.RestoreOptions) error {
+	conn, _, release, err := m.begin(ctx, "restore", isStopped)
+	if err != nil {
+		return err
+	}
+	defer release()
+	man, err := readManifest(dir)
+	if err != nil {
+		return err
+	}
+	if man.UUID != m.UUID() {
+		return fmt.Errorf("libvirt: restore: %w: %s holds a snapshot of machine %s (%s), not of %s", hypervisor.ErrSnapshot, dir, man.UUID, man.Name, m.UUID())
+	}
+	image := filepath.Join(dir, snapshotImage)
+	if _, err := os.Stat(image); err != nil {
+		return fmt.Errorf("libvirt: restore: %w: %v", hypervisor.ErrSnapshot, err)
+	}
+	if err := m.refresh(conn); err != nil {
+		return err
+	}
+	def := m.definition()
+	if err := checkSnapshotDisks(conn, m.dom(), man, def); err != nil {
+		return err
+	}
+	xml, err := conn.DomainGetXMLDesc(m.dom(), golibvirt.DomainXMLInactive|golibvirt.DomainXMLSecure|golibvirt.DomainXMLMigratable)
+	if err != nil {
+		return m.fail("restore", err)
+	}
+	started := lifecycleKey(golibvirt.DomainEventStarted, int32(golibvirt.DomainEventStartedRestored))
+	suspended := lifecycleKey(golibvirt.DomainEventSuspended, int32(golibvirt.DomainEventSuspendedRestored))
+	hidden := []expectation{hide(suspended), hide(lifecycleKey(golibvirt.DomainEventResumed, int32(golibvirt.DomainEventResumedUnpaused)))}
+	if opts.Paused {
+		hidden = []expectation{hide(started)}
+	}
+	m.expect(hidden...)
+	if err := conn.DomainRestoreFlags(image, golibvirt.OptString{xml}, uint32(golibvirt.DomainSavePaused)); err != nil {
+		m.unexpect(hidden...)
+		err = m.fail("restore", err)
+		if !errors.Is(err, hypervisor.ErrInvalidState) {
+			err = fmt.Errorf("%w (%w)", err, hypervisor.ErrSnapshot)
+		}
+		return err
+	}
+	return m.run(ctx, conn, time.Now().Add(-man.Uptime), !opts.Paused, hidden)
+}
+
+// checkSnapshotDisks compares the machine's disks with the snapshot's.
+func checkSnapshotDisks(conn *golibvirt.Libvirt, dom golibvirt.Domain, man manifest, def definition) error {
+	var want, have []string
+	for _, d := range man.Disks {
+		want = append(want, d.ID)
+	}
+	for _, d := range def.cfg.Disks {
+		have = append(have, d.ID)
+	}
+	slices.Sort(want)
+	slices.Sort(have)
+	if !slices.Equal(want, have) {
+		return fmt.Errorf("libvirt: restore: %w: the snapshot has disks [%s], the machine has [%s]",
+			hypervisor.ErrSnapshot, strings.Join(want, " "), strings.Join(have, " "))
+	}
+	for _, d := range man.Disks {
+		_, capacity, _, err := conn.DomainGetBlockInfo(dom, def.targets[d.ID], 0)
+		if err != nil {
+			return wrap("restore: size of disk "+d.ID, err)
+		}
+		if capacity != d.Bytes {
+			return fmt.Errorf("libvirt: restore: %w: disk %s is %d bytes, the snapshot was taken with %d", hypervisor.ErrSnapshot, d.ID, capacity, d.Bytes)
+		}
+	}
+	return nil
+}
+
+// makeSnapshotDir creates dir, or accepts it empty.
+func makeSnapshotDir(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	if errors.Is(err, fs.ErrExist) {
+		entries, rerr := os.ReadDir(dir)
+		if rerr == nil && len(entries) == 0 {
+			return nil
+		}
+		return fmt.Errorf("%w: snapshot directory %s exists and is not empty", hypervisor.ErrInvalidConfig, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("libvirt: snapshot: %w", err)
+	}
+	return nil
+}
+
+func writeManifest(dir string, man manifest) error {
+	data, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return fmt.Errorf("libvirt: snapshot manifest: %w", err)
+	}
+	tmp := filepath.Join(dir, snapshotManifest+".tmp")
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("libvirt: snapshot manifest: %w", err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, snapshotManifest)); err != nil {
+		return fmt.Errorf("libvirt: snapshot manifest: %w", err)
+	}
+	return syncFile(dir)
+}
+
+func readManifest(dir string) (manifest, error) {
+	var man manifest
+	data, err := os.ReadFile(filepath.Join(dir, snapshotManifest))
+	if err != nil {
+		return man, fmt.Errorf("libvirt: restore: %w: %v", hypervisor.ErrSnapshot, err)
+	}
+	if err := json.Unmarshal(data, &man); err != nil || man.Format != snapshotFormat {
+		return man, fmt.Errorf("libvirt: restore: %w: %s is not a libvirt-backend snapshot (format %q, %v)",
+			hypervisor.ErrSnapshot, dir, man.Format, err)
+	}
+	return man, nil
+}
+
+// syncFile flushes a file or directory to stable storage, so a snapshot
+// acknowledged to the caller survives a crash.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("libvirt: snapshot: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("libvirt: snapshot: sync %s: %w", path, err)
+	}
+	return nil
+}
