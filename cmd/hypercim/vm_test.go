@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// vmGuest builds the test guest once for this test binary.
+var vmGuest = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "hypercim-vm-cli-")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "hypercim-testguest")
+	if b, err := exec.Command("make", "-s", "-C", "../../hypervisor/testguest", "OUT="+out).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the test guest: %v\n%s", err, b)
+	}
+	return out, nil
+})
+
+// runVMCLI runs "hypercim ARGS" in-process with stdin, returning the exit
+// status and output.
+func runVMCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(&cliEnv{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+func vmNeedKVM(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skip("no /dev/kvm")
+	}
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skip("qemu-img not installed")
+	}
+	g, err := vmGuest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestVMRunTestGuest is the acceptance interface: the test guest on a VMDK
+// the test prepared, its report on stdout, its mark found by qemu-img.
+func TestVMRunTestGuest(t *testing.T) {
+	guest := vmNeedKVM(t)
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "seed.raw")
+	seed := bytes.Repeat([]byte("cli"), 171)[:512]
+	if err := os.WriteFile(raw, append(seed, make([]byte, 4<<20-512)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	disk := filepath.Join(dir, "d.vmdk")
+	if b, err := exec.Command("qemu-img", "convert", "-O", "vmdk", raw, disk).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	code, out, errs := runVMCLI(t, "", "vm", "run", "--kernel", guest, "--cpus", "4", "--memory", "64M", "--disk", disk)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q, stdout %q", code, errs, out)
+	}
+	want := fmt.Sprintf("testguest: cpus=4 disks=1\ntestguest: disk0 sectors=8192 crc0=%08x\ntestguest: done\n", crc32.ChecksumIEEE(seed))
+	if !strings.HasSuffix(out, want) {
+		t.Errorf("stdout %q, want it to end with %q", out, want)
+	}
+	back := filepath.Join(dir, "back.raw")
+	if b, err := exec.Command("qemu-img", "convert", "-O", "raw", disk, back).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	b, _ := os.ReadFile(back)
+	if len(b) < 1024 || string(b[512:530]) != "testguest was here" {
+		t.Error("the guest's mark is not in sector 1 of the VMDK")
+	}
+}
+
+// TestVMRunCrashAndInput drives the interactive guest through piped input
+// and checks a guest crash exits 3 with its reason.
+func TestVMRunCrashAndInput(t *testing.T) {
+	guest := vmNeedKVM(t)
+	code, out, errs := runVMCLI(t, "echo piped\nfail 9\n", "vm", "run", "--kernel", guest, "--memory", "64M",
+		"--cmdline", "testguest.interactive", "--transport", "mmio")
+	if code != exitGuestCrash || !strings.Contains(errs, "failure code 9") {
+		t.Errorf("exit %d, stderr %q; want %d and the failure code", code, errs, exitGuestCrash)
+	}
+	if !strings.Contains(out, "\npiped\n") {
+		t.Errorf("the piped command did not reach the guest: %q", out)
+	}
+}
+
+func TestVMRunErrors(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		code    int
+		mention string
+	}{
+		{[]string{"vm", "run"}, 2, "--kernel is required"},
+		{[]string{"vm", "run", "--kernel", "k", "--memory", "lots"}, 2, "--memory"},
+		{[]string{"vm", "run", "--kernel", "k", "--backend", "xen"}, 2, "--backend"},
+		{[]string{"vm", "run", "--kernel", "k", "--disk", "a.vmdk,fast"}, 2, "unknown option"},
+		{[]string{"vm", "run", "--kernel", "k", "--backend", "libvirt", "--transport", "mmio"}, 2, "kvm backend only"},
+		{[]string{"vm", "stop"}, 2, "unknown subcommand"},
+		{[]string{"vm", "run", "--kernel", "/nonexistent/kernel", "--memory", "64M"}, 1, "/nonexistent/kernel"},
+		{[]string{"vm", "run", "--kernel", "k", "--cpus", "0"}, 1, "vCPUs 0"},
+	} {
+		if c.code == 1 {
+			if _, err := os.Stat("/dev/kvm"); err != nil {
+				continue
+			}
+		}
+		code, _, errs := runVMCLI(t, "", c.args...)
+		if code != c.code || !strings.Contains(errs, c.mention) {
+			t.Errorf("%v: exit %d stderr %q, want %d mentioning %q", c.args, code, errs, c.code, c.mention)
+		}
+	}
+	if code, out, _ := runVMCLI(t, "", "vm", "--help"); code != 0 || !strings.Contains(out, "--disk FILE") {
+		t.Errorf("vm --help: exit %d, %q", code, out)
+	}
+}
+
+func TestVMParse(t *testing.T) {
+	for in, want := range map[string]uint64{"64M": 64 << 20, "1G": 1 << 30, "512MiB": 512 << 20, "256": 256 << 20, "2048k": 2 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "-1M", "1.5G", "12Q", "99999999999999999T"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) succeeded", bad)
+		}
+	}
+	o, err := parseVMRun([]string{"--kernel", "k", "--disk", "a.vmdk,ro", "--disk", "b.img,format=raw",
+		"--nic", "tap0,mac=52:54:00:AA:00:01", "--cpus", "2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d := o.cfg.Disks
+	if len(d) != 2 || !d[0].ReadOnly || d[1].Format != "raw" || d[1].ID != "disk1" || !filepath.IsAbs(d[0].Path) {
+		t.Errorf("disks %+v", d)
+	}
+	if n := o.cfg.NICs; len(n) != 1 || n[0].Tap != "tap0" || n[0].MAC != "52:54:00:aa:00:01" {
+		t.Errorf("NICs %+v", n)
+	}
+	if o.cfg.VCPUs != 2 || o.cfg.MemoryBytes != 256<<20 || o.backend != "kvm" {
+		t.Errorf("config %+v", o.cfg)
+	}
+}

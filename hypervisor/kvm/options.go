@@ -1,0 +1,50 @@
+package kvm
+
+import "fmt"
+
+// Transport is the bus virtio devices are put on.
+type Transport string
+
+// Transports.
+const (
+	// TransportPCI puts disks, adapters and the entropy device on legacy
+	// virtio-pci behind PCI configuration mechanism #1, which stock Linux
+	// kernels (virtio_pci) find without ACPI. The default.
+	TransportPCI Transport = "pci"
+	// TransportMMIO puts them in virtio-mmio windows at 0xd0000000,
+	// announced on the kernel command line (virtio_mmio.device=).
+	TransportMMIO Transport = "mmio"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Device is the KVM device node; default /dev/kvm.
+	Device string
+	// Transport is the virtio transport of every machine; default PCI.
+	Transport Transport
+	// ConsoleRing is the size of each machine's console history in bytes;
+	// default hypervisor.DefaultConsoleRing.
+	ConsoleRing int
+	// BootPVH boots ELF images that carry a Xen PVH note through it (32-bit
+	// protected mode, hvm_start_info), as QEMU and Cloud Hypervisor do. By
+	// default a 64-bit ELF image is entered in 64-bit mode at its ELF
+	// entry with the Linux boot protocol, as Firecracker boots vmlinux.
+	BootPVH bool
+	// MaxVCPUs caps the vCPUs of one machine below what KVM allows;
+	// default boot.MaxVCPUs.
+	MaxVCPUs int
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Device == "" {
+		o.Device = DefaultDevice
+	}
+	switch o.Transport {
+	case "":
+		o.Transport = TransportPCI
+	case TransportPCI, TransportMMIO:
+	default:
+		return o, fmt.Errorf("virtio transport %q is not %q or %q", o.Transport, TransportPCI, TransportMMIO)
+	}
+	return o, nil
+}

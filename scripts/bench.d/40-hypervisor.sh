@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Hypervisor (hypercim's own VMM on /dev/kvm, see docs/hypervisor.md), all
+# measured in this run on this machine with the test guest:
+#   - start to first serial byte, p50 of 20: `hypercim vm run` process vs
+#     QEMU's microvm machine (-accel kvm; tcg when KVM does not work for
+#     QEMU here), and Machine.Start in process;
+#   - VMM memory per machine: RSS minus guest RAM of a `vm run` process
+#     (Firecracker's method and 5 MiB bar) and of QEMU, and the marginal
+#     cost of one more machine inside one process (how hypercimd runs them);
+#   - machines per second on two workers (boot, report, power off), against
+#     Firecracker's published 5 per host core per second;
+#   - virtio-blk: the guest writing 32 MiB into a VMDK vs the vmdk package
+#     writing the same bytes directly.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[[ -e /dev/kvm ]] || { echo "40-hypervisor: no /dev/kvm, skipped"; exit 0; }
+make -s build >/dev/null
+export HYPERCIM_BIN=$PWD/bin/hypercim
+pkg=./hypervisor/kvm/
+
+accel=kvm
+# isa-debug-exit makes QEMU exit with status 1 for the guest's 0: look at
+# the output instead.
+qemu_out=$(timeout 30 qemu-system-x86_64 -accel kvm -M microvm -cpu qemu64 -m 64M -nodefaults -no-user-config \
+	-nographic -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=1 \
+	-kernel bin/hypercim-testguest 2>/dev/null || true)
+if ! grep -q 'testguest: done' <<<"$qemu_out"; then
+	accel=tcg
+	echo "note: QEMU cannot run the test guest with -accel kvm here; its numbers use -accel tcg"
+fi
+export QEMU_ACCEL=$accel
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+run() { go test -run '^$' -bench "$1" -benchtime "$2" "$pkg" | grep -E '^Benchmark' | tee -a "$out"; }
+run 'ProcessFirstSerialByte|QEMUFirstSerialByte|StartToFirstSerialByte' 20x
+run 'VMMMemoryOverhead' 1x
+run 'InProcessOverhead' 2x
+run 'MachinesPerSecond' 50x
+run 'VirtioBlkWrite|VMDKPackageWrite' 3x
+
+echo "--- summary"
+awk -v accel="$accel" '
+function metric(name, unit,   i) { for (i = 3; i < NF; i++) if ($(i+1) == unit) v[name "/" unit] = $i }
+/^BenchmarkProcessFirstSerialByte/ { metric("proc", "p50-ms") }
+/^BenchmarkQEMUFirstSerialByte/    { metric("qemu", "p50-ms") }
+/^BenchmarkStartToFirstSerialByte/ { metric("inproc", "p50-ms") }
+/^BenchmarkVMMMemoryOverhead/      { metric("mem", "vmm-MiB"); metric("mem", "qemu-MiB") }
+/^BenchmarkInProcessOverhead/      { metric("inmem", "MiB/machine") }
+/^BenchmarkMachinesPerSecond/      { metric("rate", "machines/s") }
+/^BenchmarkVirtioBlkWrite/         { metric("blk", "MiB/s") }
+/^BenchmarkVMDKPackageWrite/       { metric("pkg", "MiB/s") }
+END {
+	p = v["proc/p50-ms"]; q = v["qemu/p50-ms"]
+	printf "start to first serial byte, p50 of 20: hypercim vm run %.2f ms, QEMU microvm (-accel %s) %.2f ms: %.1fx faster (target 5x, under 20 ms)\n", p, accel, q, q / p
+	printf "  Machine.Start in process: %.2f ms\n", v["inproc/p50-ms"]
+	printf "VMM memory (RSS minus guest RAM, 1 vCPU, 128 MiB): hypercim vm run %.1f MiB, QEMU %.1f MiB (%.1fx), Firecracker bar 5 MiB (%.2fx of it)\n", v["mem/vmm-MiB"], v["mem/qemu-MiB"], v["mem/qemu-MiB"] / v["mem/vmm-MiB"], v["mem/vmm-MiB"] / 5
+	printf "  one more machine inside a running process: %.2f MiB\n", v["inmem/MiB/machine"]
+	printf "machines per second on 2 cores (boot to power-off): %.1f, Firecracker 5/core/s = 10: %.1fx\n", v["rate/machines/s"], v["rate/machines/s"] / 10
+	printf "virtio-blk, guest writing 32 MiB into a VMDK: %.0f MiB/s, vmdk package directly: %.0f MiB/s (%.2fx)\n", v["blk/MiB/s"], v["pkg/MiB/s"], v["blk/MiB/s"] / v["pkg/MiB/s"]
+}' "$out"
