@@ -9,12 +9,6 @@ import (
 	"github.com/hypercim/hypercim/mof"
 )
 
-// embeddedLoader reads MOF from the embedded tree.
-func embeddedLoader() mof.Loader {
-	files := Files()
-	return mof.Loader{ReadFile: func(name string) ([]byte, error) { return fs.ReadFile(files, name) }}
-}
-
 // load parses one embedded file and everything it includes.
 func load(t *testing.T, name string) *mof.File {
 	t.Helper()

@@ -488,8 +488,8 @@ func encodeClass(c *cim.Class) []byte {
 	return e.buf
 }
 
-func encodeInstanceRecord(buf []byte, inst *cim.Instance) []byte {
-	e := encoder{buf: buf[:0]}
+func encodeInstanceRecord(inst *cim.Instance) []byte {
+	e := encoder{buf: make([]byte, 0, 1024)}
 	e.byte(formatVersion)
 	e.instanceBody(inst)
 	return e.buf
@@ -861,29 +861,42 @@ func (d *decoder) qualifiers() cim.Qualifiers {
 func (d *decoder) property() cim.Property {
 	var p cim.Property
 	p.Name = d.str()
+	d.propertyBody(&p)
+	return p
+}
+
+// propertyBody reads what follows a property's name into p, setting every
+// field but Name.
+func (d *decoder) propertyBody(p *cim.Property) {
 	h := d.byte()
 	p.Type = cim.Type(h & 0x0f)
 	p.Embedded = cim.EmbeddedKind(h >> 4)
 	f := d.byte()
 	p.IsArray = f&propArray != 0
 	p.Propagated = f&propPropagated != 0
+	p.ArraySize = 0
 	if f&propArraySize != 0 {
 		p.ArraySize = int(d.uvarint())
 	}
 	if f&propRefClass != 0 {
 		p.ReferenceClass = d.str()
+	} else if p.ReferenceClass != "" {
+		p.ReferenceClass = ""
 	}
 	if f&propClassOrigin != 0 {
 		p.ClassOrigin = d.str()
+	} else if p.ClassOrigin != "" {
+		p.ClassOrigin = ""
 	}
 	if f&propQualifiers != 0 {
 		p.Qualifiers = d.qualifiers()
+	} else if p.Qualifiers != nil {
+		p.Qualifiers = nil
 	}
 	p.Value = d.value()
 	if d.err == nil && (!p.Type.Valid() || p.Embedded > cim.EmbeddedInstance) {
 		d.fail("property %s: bad header %#x", p.Name, h)
 	}
-	return p
 }
 
 func (d *decoder) parameter() cim.Parameter {
@@ -1020,33 +1033,26 @@ func decodeInstanceRecord(data []byte, cls *cim.Class) (*cim.Instance, error) {
 	props := inst.Properties()
 	n := d.count()
 	for i := 0; i < n && d.err == nil; i++ {
-		p := d.property()
-		if d.err != nil {
-			break
-		}
+		name := d.str()
 		var dst *cim.Property
-		if i < len(props) && cim.EqualNames(props[i].Name, p.Name) {
-			dst = &props[i]
+		if i < len(props) && props[i].Name == name {
+			dst = &props[i] // the usual case: same class, same order
 		} else {
-			dst = inst.Property(p.Name)
+			dst = inst.Property(name)
 		}
-		if dst == nil {
-			// The class no longer has it (only a damaged store gets
-			// here: class changes that drop properties are refused
-			// while instances exist). Keep the value rather than lose it.
-			if err := inst.AddProperty(p); err != nil {
-				d.fail("duplicate property %s", p.Name)
-			}
-			props = inst.Properties()
+		if dst != nil {
+			d.propertyBody(dst)
 			continue
 		}
-		dst.Value = p.Value
-		if p.Value.Type() != cim.TypeInvalid {
-			dst.Type, dst.IsArray = p.Value.Type(), p.Value.IsArray()
+		// The class no longer has it (only a damaged store gets here:
+		// class changes that drop properties are refused while instances
+		// exist). Keep the value rather than lose it.
+		p := cim.Property{Name: name}
+		d.propertyBody(&p)
+		if d.err == nil && inst.AddProperty(p) != nil {
+			d.fail("duplicate property %s", p.Name)
 		}
-		dst.Qualifiers = p.Qualifiers
-		dst.ClassOrigin = p.ClassOrigin
-		dst.Propagated = p.Propagated
+		props = inst.Properties()
 	}
 	return inst, d.done()
 }

@@ -22,7 +22,16 @@ const DefaultLockTimeout = 250 * time.Millisecond
 
 // ErrInUse is the error (tested with errors.Is) Open returns when another
 // process holds the data directory.
-var ErrInUse = errors.New("data directory in use")
+var ErrInUse = errors.New("the data directory is in use by another hypercim process")
+
+// inUseError names the data directory another process holds.
+type inUseError struct{ dir string }
+
+func (e *inUseError) Error() string {
+	return "the data directory " + e.dir + " is in use by another hypercim process (is hypercimd running?)"
+}
+
+func (e *inUseError) Is(target error) bool { return target == ErrInUse }
 
 // Options tune Open. The zero value is what the server uses.
 type Options struct {
@@ -70,7 +79,7 @@ func Open(dir string, opts *Options) (*Repository, error) {
 		NoStatistics:    true,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("the data directory %s is in use by another hypercim process (is hypercimd running?): %w", dir, ErrInUse)
+		return nil, &inUseError{dir: dir}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -87,16 +96,16 @@ func Open(dir string, opts *Options) (*Repository, error) {
 // format of an existing one.
 func (r *Repository) init() error {
 	err := r.db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		meta, err := tx.CreateBucketIfNotExists([]byte(bucketMeta))
 		if err != nil {
 			return err
 		}
-		if _, err := tx.CreateBucketIfNotExists(bucketMarkers); err != nil {
+		if _, err := tx.CreateBucketIfNotExists([]byte(bucketMarkers)); err != nil {
 			return err
 		}
-		switch v := meta.Get(keyFormat); {
+		switch v := meta.Get([]byte(keyFormat)); {
 		case v == nil:
-			return meta.Put(keyFormat, []byte{formatVersion})
+			return meta.Put([]byte(keyFormat), []byte{formatVersion})
 		case len(v) != 1 || v[0] != formatVersion:
 			return fmt.Errorf("the repository in %s has format %v, which this hypercim does not read (it reads format %d)", r.dir, v, formatVersion)
 		}
@@ -111,7 +120,9 @@ func (r *Repository) init() error {
 	return nil
 }
 
-// Close closes the repository. Transactions in progress are waited for.
+// Close closes the repository. It waits for the transactions in
+// progress, including a BulkWriter's pending writes: commit or roll them
+// back first.
 func (r *Repository) Close() error { return r.db.Close() }
 
 // Dir returns the data directory.
@@ -141,11 +152,17 @@ func (r *Repository) Update(fn func(tx *Tx) error) error {
 		return storeError("starting a write transaction", err)
 	}
 	tx := newTx(r, btx)
+	committing := false
+	defer func() {
+		if !committing { // fn failed or panicked
+			btx.Rollback()
+			tx.discard()
+		}
+	}()
 	if err := fn(tx); err != nil {
-		btx.Rollback()
-		tx.discard()
 		return err
 	}
+	committing = true
 	return tx.commit()
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,24 +11,19 @@ import (
 // mofDefaultDataDir is the data directory `make run` uses.
 const mofDefaultDataDir = "./var/hypercim"
 
-// errRepositoryNotBuilt is what openMOFRepository returns until
-// cim/repository exists.
-var errRepositoryNotBuilt = errors.New("the repository is not built yet: use 'hypercim mof check' to check MOF files without one")
-
 // openMOFRepository opens the repository of dataDir for writing and
 // returns it as a mof.Target, with the function that closes it. It must
 // fail clearly when a running hypercimd holds the data directory.
-//
-// The repository (cim/repository) is written separately; its author wires
-// it in here.
 func openMOFRepository(dataDir string) (mof.Target, func() error, error) {
-	return nil, nil, errRepositoryNotBuilt
+	return openRepositoryTarget(dataDir)
 }
 
 func runMOFCompile(env *cliEnv, args []string) error {
-	f := newMOFFlags("compile", "[--namespace NS] [--data-dir DIR] [-I DIR]... FILE...")
+	f := newMOFFlags("compile", "[--namespace NS] [--data-dir DIR] [-I DIR]... [--check] FILE...")
 	var dataDir string
+	var check bool
 	f.StringVar(&dataDir, "data-dir", mofDefaultDataDir, "data directory holding the repository (`DIR`); hypercimd must not be running on it")
+	f.BoolVar(&check, "check", false, "then verify the whole repository (every record, index and instance)")
 	files, err := f.parse(env, args)
 	if err != nil {
 		return err
@@ -51,6 +45,9 @@ func runMOFCompile(env *cliEnv, args []string) error {
 	if !f.quiet {
 		fmt.Fprintf(env.stdout, "%d qualifier types, %d classes, %d instances compiled into %s (namespace %s; %.2f s)\n",
 			res.QualifierTypes, res.Classes, res.Instances, dataDir, strings.Join(res.Namespaces, ", "), time.Since(start).Seconds())
+	}
+	if check {
+		return checkRepository(env, dataDir, f.quiet)
 	}
 	return nil
 }

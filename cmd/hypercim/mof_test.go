@@ -135,7 +135,7 @@ func TestMOFUsage(t *testing.T) {
 		{[]string{"mof", "check", "--bogus", "x.mof"}, 2, "", "flag provided but not defined: -bogus"},
 		{[]string{"mof", "frob"}, 2, "", `unknown subcommand "frob"`},
 		{[]string{"mof", "check", "no/such/file.mof"}, 1, "", "no/such/file.mof: cannot read no/such/file.mof: no such file"},
-		{[]string{"mof", "compile", "--namespace", "root/virt", "x.mof"}, 1, "", "the repository is not built yet"},
+		{[]string{"mof", "compile", "--data-dir", "/dev/null/data", "x.mof"}, 1, "", "hypercim mof compile: /dev/null/data: creating the data directory: mkdir /dev/null: not a directory"},
 	}
 	for _, tc := range tests {
 		code, out, errOut := runCLI(tc.args...)
