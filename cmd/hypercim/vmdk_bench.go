@@ -1,0 +1,337 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hypercim/hypercim/vmdk"
+)
+
+// runVMDKBench measures, in one run on one file system, the three numbers
+// the VMDK layer is held to and their baselines:
+//   - sequential allocating write into a new monolithicSparse image vs the
+//     same bytes written to a raw file, and vs qemu-img bench -w;
+//   - random 4 KiB reads of allocated data vs the raw file;
+//   - convert of compressible raw data to streamOptimized vs qemu-img
+//     convert.
+//
+// Every timing includes the final flush to stable storage.
+func runVMDKBench(env *cliEnv, args []string) error {
+	f := newVMDKFlags(env, "bench", "[options]")
+	dir := f.String("dir", "", "directory for the scratch files (default: a new directory under $TMPDIR)")
+	sizeStr := f.String("size", "1G", "bytes written and converted")
+	blockStr := f.String("block", "64K", "write size of the sequential write test")
+	reads := f.Int("reads", 200000, "number of random 4 KiB reads")
+	qemu := f.Bool("qemu", true, "also run qemu-img for the baselines (skipped when qemu-img is missing)")
+	bar := vmdkProgressFlags(f)
+	if _, err := f.parse(args, 0, 0); err != nil {
+		return err
+	}
+	size, err := parseVMDKSize(*sizeStr)
+	if err != nil {
+		return f.usageError("--size: %v", err)
+	}
+	block, err := parseVMDKSize(*blockStr)
+	if err != nil || block <= 0 || block > 64<<20 || size%block != 0 {
+		return f.usageError("--block must divide --size and be at most 64M")
+	}
+	work := *dir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "hypercim-vmdk-bench-"); err != nil {
+			return vmdkFail("bench", err)
+		}
+		defer os.RemoveAll(work)
+	}
+	b := &vmdkBench{env: env, dir: work, size: size, block: block, bar: bar}
+	if *qemu {
+		if _, err := exec.LookPath("qemu-img"); err != nil {
+			fmt.Fprintln(env.stdout, "qemu-img not found: qemu baselines skipped")
+			*qemu = false
+		}
+	}
+	if err := b.run(*qemu, *reads); err != nil {
+		return vmdkFail("bench", err)
+	}
+	return nil
+}
+
+type vmdkBench struct {
+	env   *cliEnv
+	dir   string
+	size  int64
+	block int64
+	bar   func(string) *vmdkProgress
+}
+
+func (b *vmdkBench) path(name string) string { return filepath.Join(b.dir, name) }
+
+func (b *vmdkBench) run(qemu bool, reads int) error {
+	defer func() {
+		for _, f := range []string{"seq.raw", "seq.vmdk", "src.raw", "ours-stream.vmdk", "qemu-stream.vmdk"} {
+			os.Remove(b.path(f))
+		}
+	}()
+	w := b.env.stdout
+	data := make([]byte, b.block)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	fmt.Fprintf(w, "sequential allocating write, %s in %s writes (flush included):\n", formatVMDKSize(b.size), formatVMDKSize(b.block))
+	// Alternate three rounds and take the median of each: page-cache
+	// writeback of one run otherwise skews the next.
+	var raws, ourss []time.Duration
+	for range 3 {
+		raw, err := b.seqWrite("raw", data, b.rawWriter)
+		if err != nil {
+			return err
+		}
+		ours, err := b.seqWrite("vmdk", data, b.vmdkWriter)
+		if err != nil {
+			return err
+		}
+		raws, ourss = append(raws, raw), append(ourss, ours)
+	}
+	raw, ours := median(raws), median(ourss)
+	b.line("raw file", raw, b.size)
+	b.line("hypercim monolithicSparse", ours, b.size)
+	fmt.Fprintf(w, "  ratio vmdk/raw throughput: %.2fx (target >= 0.80x)\n", raw.Seconds()/ours.Seconds())
+	if qemu {
+		q, err := b.qemuWrite()
+		if err != nil {
+			return err
+		}
+		b.line("qemu-img bench -w (vmdk)", q, b.size)
+		fmt.Fprintf(w, "  ratio vmdk/qemu-img throughput: %.2fx (target >= 3x)\n", q.Seconds()/ours.Seconds())
+	}
+
+	fmt.Fprintf(w, "random 4 KiB reads of allocated data, %d reads:\n", reads)
+	rawR, oursR, err := b.randomReads(reads)
+	if err != nil {
+		return err
+	}
+	b.line("raw file", rawR, int64(reads)*4096)
+	b.line("hypercim monolithicSparse", oursR, int64(reads)*4096)
+	fmt.Fprintf(w, "  ratio vmdk/raw throughput: %.2fx (target >= 0.90x)\n", rawR.Seconds()/oursR.Seconds())
+
+	fmt.Fprintf(w, "convert raw -> streamOptimized, %s of compressible data:\n", formatVMDKSize(b.size))
+	if err := b.makeCompressible(b.path("src.raw")); err != nil {
+		return err
+	}
+	start := time.Now()
+	p := b.bar("convert")
+	err = vmdk.Convert(b.path("src.raw"), b.path("ours-stream.vmdk"), vmdk.ConvertOptions{Subformat: vmdk.StreamOptimized, Progress: p.fn()})
+	p.done()
+	if err != nil {
+		return err
+	}
+	ourConv := time.Since(start)
+	b.line("hypercim convert", ourConv, b.size)
+	if st, err := os.Stat(b.path("ours-stream.vmdk")); err == nil {
+		fmt.Fprintf(w, "  hypercim output: %s\n", formatVMDKSize(st.Size()))
+	}
+	if qemu {
+		start = time.Now()
+		out, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized",
+			b.path("src.raw"), b.path("qemu-stream.vmdk")).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("qemu-img convert: %v: %s", err, out)
+		}
+		syncFile(b.path("qemu-stream.vmdk"))
+		q := time.Since(start)
+		b.line("qemu-img convert", q, b.size)
+		if st, err := os.Stat(b.path("qemu-stream.vmdk")); err == nil {
+			fmt.Fprintf(w, "  qemu-img output: %s\n", formatVMDKSize(st.Size()))
+		}
+		fmt.Fprintf(w, "  ratio hypercim/qemu-img speed: %.2fx (target >= 2x)\n", q.Seconds()/ourConv.Seconds())
+	}
+	return nil
+}
+
+func (b *vmdkBench) line(what string, d time.Duration, bytes int64) {
+	fmt.Fprintf(b.env.stdout, "  %-28s %8.3f s  %9.1f MiB/s\n", what, d.Seconds(), float64(bytes)/(1<<20)/d.Seconds())
+}
+
+// writer is the sink of a sequential write test.
+type vmdkBenchSink interface {
+	io.WriterAt
+	Flush() error
+	Close() error
+}
+
+type rawSink struct{ *os.File }
+
+func (r rawSink) Flush() error { return r.Sync() }
+
+func (b *vmdkBench) rawWriter() (vmdkBenchSink, error) {
+	f, err := os.OpenFile(b.path("seq.raw"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return rawSink{f}, nil
+}
+
+func (b *vmdkBench) vmdkWriter() (vmdkBenchSink, error) {
+	p := b.path("seq.vmdk")
+	if err := vmdk.Create(p, vmdk.CreateOptions{Size: b.size, Overwrite: true}); err != nil {
+		return nil, err
+	}
+	return vmdk.Open(p, vmdk.OpenOptions{})
+}
+
+func (b *vmdkBench) seqWrite(label string, data []byte, open func() (vmdkBenchSink, error)) (time.Duration, error) {
+	syncAll()
+	start := time.Now()
+	s, err := open()
+	if err != nil {
+		return 0, err
+	}
+	p := b.bar(label)
+	for off := int64(0); off < b.size; off += b.block {
+		if _, err := s.WriteAt(data, off); err != nil {
+			s.Close()
+			return 0, err
+		}
+		p.update(off+b.block, b.size)
+	}
+	err = s.Flush()
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	p.done()
+	return time.Since(start), err
+}
+
+func (b *vmdkBench) qemuWrite() (time.Duration, error) {
+	p := b.path("qemu.vmdk")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "vmdk", p, strconv.FormatInt(b.size, 10)).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("qemu-img create: %v: %s", err, out)
+	}
+	defer os.Remove(p)
+	syncAll()
+	start := time.Now()
+	out, err := exec.Command("qemu-img", "bench", "-q", "-w", "-f", "vmdk", "-t", "writeback", "--pattern=165",
+		"-s", strconv.FormatInt(b.block, 10), "-c", strconv.FormatInt(b.size/b.block, 10), p).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("qemu-img bench: %v: %s", err, out)
+	}
+	syncFile(p)
+	return time.Since(start), nil
+}
+
+// randomReads times the same random 4 KiB reads on the raw file and the
+// image written by the write test (both fully allocated).
+func (b *vmdkBench) randomReads(n int) (time.Duration, time.Duration, error) {
+	r := rand.New(rand.NewPCG(3, 4))
+	offs := make([]int64, n)
+	for i := range offs {
+		offs[i] = r.Int64N(b.size/4096) * 4096
+	}
+	buf := make([]byte, 4096)
+	f, err := os.Open(b.path("seq.raw"))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	d, err := vmdk.Open(b.path("seq.vmdk"), vmdk.OpenOptions{ReadOnly: true})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer d.Close()
+	timeReads := func(rd io.ReaderAt, offs []int64) (time.Duration, error) {
+		start := time.Now()
+		for _, off := range offs {
+			if _, err := rd.ReadAt(buf, off); err != nil {
+				return 0, err
+			}
+		}
+		return time.Since(start), nil
+	}
+	// Warm both caches the same way, then interleave small blocks of the
+	// two (alternating which goes first) so load from other processes hits
+	// both alike; five rounds, median.
+	if _, err := timeReads(f, offs); err != nil {
+		return 0, 0, err
+	}
+	if _, err := timeReads(d, offs); err != nil {
+		return 0, 0, err
+	}
+	var rawT, oursT []time.Duration
+	const blocks = 20
+	for range 5 {
+		var t1, t2 time.Duration
+		for blk := range blocks {
+			part := offs[blk*len(offs)/blocks : (blk+1)*len(offs)/blocks]
+			first, second := io.ReaderAt(f), io.ReaderAt(d)
+			if blk%2 == 1 {
+				first, second = second, first
+			}
+			a, err := timeReads(first, part)
+			if err != nil {
+				return 0, 0, err
+			}
+			b, err := timeReads(second, part)
+			if err != nil {
+				return 0, 0, err
+			}
+			if blk%2 == 1 {
+				a, b = b, a
+			}
+			t1, t2 = t1+a, t2+b
+		}
+		rawT, oursT = append(rawT, t1), append(oursT, t2)
+	}
+	return median(rawT), median(oursT), nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// makeCompressible writes data that compresses to roughly a third: text
+// with random words, like a file system full of logs and binaries.
+func (b *vmdkBench) makeCompressible(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	words := []string{"virtual ", "machine ", "disk ", "grain ", "table ", "directory ", "hypercim ", "storage ", "\n", "0x7f3a ", "block ", "sector "}
+	r := rand.New(rand.NewPCG(5, 6))
+	chunk := make([]byte, 0, 1<<20)
+	for written := int64(0); written < b.size; {
+		chunk = chunk[:0]
+		for len(chunk) < 1<<20 {
+			if r.IntN(8) == 0 {
+				chunk = append(chunk, byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32()))
+			} else {
+				chunk = append(chunk, words[r.IntN(len(words))]...)
+			}
+		}
+		n := min(int64(1<<20), b.size-written)
+		if _, err := f.Write(chunk[:n]); err != nil {
+			return err
+		}
+		written += n
+	}
+	return f.Sync()
+}
+
+func syncFile(path string) {
+	if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}
+
+// syncAll starts each timed test with no dirty pages left by the previous.
+func syncAll() { exec.Command("sync").Run() }
