@@ -1,0 +1,36 @@
+// Package interop serves hypercim's interop namespace, root/interop (also
+// reached as "interop"): what a client reads to discover the server, its
+// namespaces, its protocols and the management profiles it implements.
+//
+// All instances are computed when asked for, from the server's state:
+//
+//   - HC_ObjectManager: exactly one, the server itself. ElementName is the
+//     product name and Description "<product> CIM Server Version
+//     <version>", the forms pywbem's WBEMServer reads brand and version
+//     from.
+//   - HC_Namespace (a CIM_Namespace) for every namespace, and
+//     HC_NamespaceInManager from the object manager to each. Creating a
+//     CIM_Namespace or HC_Namespace instance creates the namespace;
+//     deleting one deletes an empty namespace (as pywbem's
+//     WBEMServer.create_namespace and delete_namespace expect).
+//   - HC_CIMXMLCommunicationMechanism and HC_WSManCommunicationMechanism for
+//     each listener the server was started with, and
+//     HC_CommMechanismForManager from the object manager to each.
+//   - CIM_HostedService from the host system, once one is set
+//     (SetHostSystem), to the object manager.
+//   - HC_RegisteredProfile for each profile registered (RegisterProfile),
+//     starting with DSP1033 Profile Registration itself;
+//     HC_ReferencedProfile from each profile to those it references; and
+//     HC_ElementConformsToProfile from each profile to its central
+//     instances, served in root/interop and in the namespace of the
+//     central instances alike. RegisteredProfile.GetCentralInstances
+//     (DSP1033 1.1) returns the central instances directly.
+//
+// Other providers register their profiles at start-up:
+//
+//	path, err := interopProvider.RegisterProfile(interop.Profile{
+//		Name: "System Virtualization", Version: "1.0.0",
+//		CentralNamespace: "root/virt", CentralClass: "HC_HostSystem",
+//		References: []string{ra.InstanceID()},
+//	})
+package interop
