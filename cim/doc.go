@@ -46,7 +46,10 @@
 // inherited properties and methods, ClassOrigin and Propagated set, and
 // qualifiers propagated by flavor. It enforces the inheritance rules of
 // DSP0004 (Override, DisableOverride, keys, references only in
-// associations) and reports violations as *Error values.
+// associations, and on request at least two references in an association)
+// and reports violations as *Error values. ResolveClassAll reports every
+// violation instead of the first, each as an *ElementError naming the
+// property, method, parameter or qualifier concerned.
 //
 // Instances are best made from their resolved class, which gives them every
 // property with its declared type and default and lets them share the
@@ -85,7 +88,15 @@
 //
 // Every type prints itself as MOF with String (a class as its declaration,
 // an instance as "instance of ... { ... };", a value as a MOF literal) and in
-// a debugging form with GoString (the %#v verb).
+// a debugging form with GoString (the %#v verb). Qualifiers print the
+// flavors they hold, so that a class's text compiles back to the same
+// class.
+//
+// MOFFormat is the one MOF printer behind String and the mof package's
+// Writer: given the qualifier declarations it leaves out flavors that only
+// repeat them, given a line width it splits long strings and lists, and it
+// reports what MOF cannot express (a NaN or infinite real), which String
+// prints anyway (NaN, INF) for logs.
 //
 // # Concurrency
 //

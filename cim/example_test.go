@@ -105,7 +105,10 @@ func ExampleResolveClass() {
 	for _, p := range rsub.Properties() {
 		fmt.Println(p.Name, p.ClassOrigin, p.Propagated, p.IsKey())
 	}
-	fmt.Print(rsub)
+	// Given the qualifier declarations, MOFFormat leaves out the flavors
+	// that only repeat them (String, which has none, writes them all).
+	text, _ := cim.MOFFormat{QualifierType: quals.Get}.AppendClass(nil, rsub)
+	fmt.Print(string(text))
 
 	// Keys cannot be dropped: Key has the DisableOverride flavor.
 	bad := cim.NewClass("HC_Bad", "HC_Base")

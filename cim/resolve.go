@@ -1,9 +1,12 @@
 package cim
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // ResolveOptions supply what ResolveClass needs beyond the class and its
-// superclass. Both functions are optional.
+// superclass. Every field is optional.
 type ResolveOptions struct {
 	// QualifierType returns the declaration of a qualifier, or nil when it
 	// is not declared. With it, every qualifier is checked for existence,
@@ -15,6 +18,12 @@ type ResolveOptions struct {
 	// reference properties and parameters must name existing classes, and
 	// an overriding reference may only narrow its class to a subclass.
 	Class func(name string) *Class
+	// CheckAssociationReferences enforces the DSP0004 rule that an
+	// association has at least two references, its own and inherited ones
+	// together. Set it when checking a new or changed definition; it is an
+	// option so that resolving what a store already holds keeps working
+	// for classes stored before the check existed.
+	CheckAssociationReferences bool
 }
 
 // ResolveClass checks a class declaration against its resolved superclass
@@ -41,38 +50,93 @@ type ResolveOptions struct {
 //   - a class whose superclass has keys cannot add keys; keys are not arrays
 //   - reference properties are only allowed in associations
 //   - default values are converted to the declared type
+//   - with CheckAssociationReferences, an association has at least two
+//     references, its own and inherited ones together
 //
 // Violations are *Error with CIM_ERR_INVALID_SUPERCLASS or
-// CIM_ERR_INVALID_PARAMETER and a message naming the element.
+// CIM_ERR_INVALID_PARAMETER and a message naming the element; ResolveClass
+// returns the first one, ResolveClassAll all of them.
 func ResolveClass(c, super *Class, opts ResolveOptions) (*Class, error) {
-	r := &resolver{opts: opts, name: c.Name}
-	return r.resolve(c, super)
+	res, errs := ResolveClassAll(c, super, opts)
+	if len(errs) > 0 {
+		return nil, errs[0].Err
+	}
+	return res, nil
 }
+
+// ResolveClassAll resolves c as ResolveClass does, but goes on after a
+// violation and returns every one it finds, in the order of the class's
+// qualifiers, properties and methods, each with the element it concerns.
+// An element is reported once, for its first violation, and left out of
+// the checks that follow; a problem with the class's name or superclass
+// ends the resolution. The resolved class is returned only when there is
+// no violation.
+func ResolveClassAll(c, super *Class, opts ResolveOptions) (*Class, []*ElementError) {
+	r := &resolver{opts: opts, name: c.Name}
+	res := r.resolve(c, super)
+	if len(r.errs) > 0 {
+		return nil, r.errs
+	}
+	return res, nil
+}
+
+// ElementError is a violation found by ResolveClassAll, with the element
+// of the class it concerns, so that a caller (a MOF compiler) can point
+// at it. Property, or Method and possibly Parameter, name the element;
+// all three are empty when the violation concerns the class itself (its
+// name, superclass, qualifiers or references as a whole).
+type ElementError struct {
+	Err       *Error // the violation, as ResolveClass reports it
+	Property  string
+	Method    string
+	Parameter string // a parameter of Method
+	// Qualifier names the qualifier of the element that is at fault, as
+	// spelled in the class, when the violation is about one.
+	Qualifier string
+}
+
+// Error returns the violation's message.
+func (e *ElementError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the violation, so that errors.Is and StatusOf see its
+// status.
+func (e *ElementError) Unwrap() error { return e.Err }
 
 type resolver struct {
 	opts ResolveOptions
 	name string // the class being resolved, for messages
+	errs []*ElementError
 }
 
-func (r *resolver) errorf(format string, args ...any) *Error {
-	return Errorf(ErrInvalidParameter, "class "+r.name+": "+format, args...)
+// errorf returns a violation of the class being resolved; the caller
+// adds the element it concerns.
+func (r *resolver) errorf(format string, args ...any) *ElementError {
+	return &ElementError{Err: Errorf(ErrInvalidParameter, "class "+r.name+": "+format, args...)}
 }
 
-func (r *resolver) resolve(c, super *Class) (*Class, error) {
+// fail records a violation that ends the resolution.
+func (r *resolver) fail(status Status, format string, args ...any) *Class {
+	r.errs = append(r.errs, &ElementError{Err: Errorf(status, format, args...)})
+	return nil
+}
+
+func (r *resolver) resolve(c, super *Class) *Class {
 	if !ValidName(c.Name) {
-		return nil, Errorf(ErrInvalidParameter, "invalid class name %q", c.Name)
+		return r.fail(ErrInvalidParameter, "invalid class name %q", c.Name)
 	}
 	switch {
 	case c.SuperClass == "" && super != nil:
-		return nil, Errorf(ErrInvalidSuperclass, "class %s declares no superclass, but %s was given", c.Name, super.Name)
+		return r.fail(ErrInvalidSuperclass, "class %s declares no superclass, but %s was given", c.Name, super.Name)
 	case c.SuperClass != "" && super == nil:
-		return nil, Errorf(ErrInvalidSuperclass, "class %s: superclass %s does not exist", c.Name, c.SuperClass)
+		return r.fail(ErrInvalidSuperclass, "class %s: superclass %s does not exist", c.Name, c.SuperClass)
 	case c.SuperClass != "" && !EqualNames(c.SuperClass, super.Name):
-		return nil, Errorf(ErrInvalidSuperclass, "class %s names superclass %s, but %s was given", c.Name, c.SuperClass, super.Name)
+		return r.fail(ErrInvalidSuperclass, "class %s names superclass %s, but %s was given", c.Name, c.SuperClass, super.Name)
 	case c.SuperClass != "" && EqualNames(c.SuperClass, c.Name):
-		return nil, Errorf(ErrInvalidSuperclass, "class %s cannot be its own superclass", c.Name)
+		return r.fail(ErrInvalidSuperclass, "class %s cannot be its own superclass", c.Name)
 	case super != nil && super.Qualifiers.Bool(QualifierTerminal):
-		return nil, Errorf(ErrInvalidSuperclass, "class %s: superclass %s is Terminal and cannot have subclasses", c.Name, super.Name)
+		return r.fail(ErrInvalidSuperclass, "class %s: superclass %s is Terminal and cannot have subclasses", c.Name, super.Name)
+	case super != nil && !super.IsAssociation() && c.Qualifiers.Bool(QualifierAssociation):
+		return r.fail(ErrInvalidSuperclass, "association %s cannot be a subclass of %s, which is not an association", c.Name, super.Name)
 	}
 
 	res := &Class{Name: c.Name, SuperClass: c.SuperClass}
@@ -85,9 +149,6 @@ func (r *resolver) resolve(c, super *Class) (*Class, error) {
 	}
 	isAssoc := c.Qualifiers.Bool(QualifierAssociation) || super != nil && super.IsAssociation()
 	isIndication := c.Qualifiers.Bool(QualifierIndication) || super != nil && super.IsIndication()
-	if super != nil && !super.IsAssociation() && c.Qualifiers.Bool(QualifierAssociation) {
-		return nil, Errorf(ErrInvalidSuperclass, "association %s cannot be a subclass of %s, which is not an association", c.Name, super.Name)
-	}
 	scope := ScopeClass
 	switch {
 	case isAssoc:
@@ -95,53 +156,84 @@ func (r *resolver) resolve(c, super *Class) (*Class, error) {
 	case isIndication:
 		scope = ScopeIndication
 	}
-	var err error
-	if res.Qualifiers, err = r.qualifiers(c.Qualifiers, inherited, scope, "class "+c.Name); err != nil {
-		return nil, err
+	var err *ElementError
+	if res.Qualifiers, err = r.qualifiers(c.Qualifiers, inherited, scope, ""); err != nil {
+		r.errs = append(r.errs, err)
 	}
-	if err := r.properties(res, c, super, isAssoc); err != nil {
-		return nil, err
+	r.properties(res, c, super, isAssoc)
+	r.methods(res, c, super)
+	if isAssoc && r.opts.CheckAssociationReferences {
+		if n := countReferences(c, super); n < 2 {
+			r.errs = append(r.errs, r.errorf("an association needs at least two references, but it has %d", n))
+		}
 	}
-	if err := r.methods(res, c, super); err != nil {
-		return nil, err
+	return res
+}
+
+// countReferences counts the references of a class: those it inherits
+// and those it declares, faulty ones included, so that an error in a
+// reference is not reported a second time as a missing reference.
+func countReferences(c, super *Class) int {
+	names := map[string]bool{}
+	for _, cl := range [...]*Class{super, c} {
+		if cl == nil {
+			continue
+		}
+		for i := range cl.props {
+			if cl.props[i].Type == TypeReference {
+				names[FoldName(cl.props[i].Name)] = true
+			}
+		}
 	}
-	return res, nil
+	return len(names)
 }
 
 // qualifiers merges the qualifiers an element declares with those it
 // inherits (from the superclass or the overridden element; only those with
-// the ToSubclass flavor, as propagate returns them).
-func (r *resolver) qualifiers(local, inherited Qualifiers, scope Scope, what string) (Qualifiers, error) {
+// the ToSubclass flavor, as propagate returns them). A violation names the
+// qualifier at fault; what names the element for messages ("" for the
+// class itself, which errorf names already).
+func (r *resolver) qualifiers(local, inherited Qualifiers, scope Scope, what string) (Qualifiers, *ElementError) {
 	var out Qualifiers
 	for _, q := range local {
 		if q.Propagated {
 			continue // inherited in a previous resolution; recomputed below
 		}
+		spelled := q.Name
+		fault := func(format string, args ...any) *ElementError {
+			msg := fmt.Sprintf(format, args...)
+			if what != "" {
+				msg = what + ": " + msg
+			}
+			e := r.errorf("%s", msg)
+			e.Qualifier = spelled
+			return e
+		}
 		if out.Has(q.Name) {
-			return nil, r.errorf("%s: duplicate qualifier %s", what, q.Name)
+			return nil, fault("duplicate qualifier %s", q.Name)
 		}
 		if err := q.Flavor.Validate(); err != nil {
-			return nil, r.errorf("%s: qualifier %s: %s", what, q.Name, errText(err))
+			return nil, fault("qualifier %s: %s", q.Name, errText(err))
 		}
 		flavor := q.Flavor.Complete()
 		if decl := r.declaration(q.Name); decl != nil {
 			if decl.Scopes&scope == 0 {
-				return nil, r.errorf("%s: qualifier %s is not allowed on a %s (its scope is %s)", what, q.Name, scopeName(scope), decl.Scopes)
+				return nil, fault("qualifier %s is not allowed on a %s (its scope is %s)", q.Name, scopeName(scope), decl.Scopes)
 			}
 			v, err := r.qualifierValue(q, decl)
 			if err != nil {
-				return nil, r.errorf("%s: qualifier %s: %s", what, q.Name, errText(err))
+				return nil, fault("qualifier %s: %s", q.Name, errText(err))
 			}
 			q.Value = v
 			q.Name = decl.Name
 			flavor = decl.Flavor.Complete().Merge(q.Flavor)
 		} else if r.opts.QualifierType != nil {
-			return nil, r.errorf("%s: qualifier %s is not declared", what, q.Name)
+			return nil, fault("qualifier %s is not declared", q.Name)
 		}
 		if iq := inherited.Get(q.Name); iq != nil && !iq.Flavor.Overridable() {
 			if !defaultEqual(iq.Value, q.Value) {
-				return nil, r.errorf("%s: qualifier %s has flavor DisableOverride and cannot be changed from %s to %s",
-					what, q.Name, iq.Value, q.Value)
+				return nil, fault("qualifier %s has flavor DisableOverride and cannot be changed from %s to %s",
+					q.Name, iq.Value, q.Value)
 			}
 			flavor = flavor&^overridePair | FlavorDisableOverride
 		}
@@ -181,42 +273,49 @@ func (r *resolver) qualifierValue(q Qualifier, decl *QualifierType) (Value, erro
 	return c, nil
 }
 
-// overrideTarget returns the name an element's Override qualifier names
-// ("" if it has none), accepting the old "Class.Element" form.
-func overrideTarget(qs Qualifiers) (string, bool) {
-	q := qs.Get(QualifierOverride)
-	if q == nil || q.Propagated {
-		return "", false
+// overrideQualifier returns an element's own Override qualifier, or nil.
+func overrideQualifier(qs Qualifiers) *Qualifier {
+	if q := qs.Get(QualifierOverride); q != nil && !q.Propagated {
+		return q
 	}
-	name := q.Value.Str()
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		name = name[i+1:]
-	}
-	return name, true
+	return nil
 }
 
 // checkOverride applies the Override rules to a local element with the
 // given name: it returns the index of the inherited element it overrides,
 // or -1 for a new element.
-func (r *resolver) checkOverride(kind, name string, qs Qualifiers, inheritedAt func(string) int, super *Class) (int, error) {
+func (r *resolver) checkOverride(kind, name string, qs Qualifiers, inheritedAt func(string) int, super *Class) (int, *ElementError) {
 	i := inheritedAt(name)
-	target, has := overrideTarget(qs)
-	switch {
-	case !has && i >= 0:
-		return -1, r.errorf("%s %s redefines the %s inherited from %s without the Override qualifier", kind, name, kind, super.Name)
-	case !has:
+	q := overrideQualifier(qs)
+	if q == nil {
+		if i >= 0 {
+			return -1, r.errorf("%s %s redefines the %s inherited from %s without the Override qualifier", kind, name, kind, super.Name)
+		}
 		return -1, nil
-	case target == "":
-		return -1, r.errorf("%s %s: the Override qualifier must name the overridden %s", kind, name, kind)
-	case !EqualNames(target, name):
-		return -1, r.errorf("%s %s: Override(%q) names another element; an override must keep the name of the element it overrides", kind, name, target)
-	case i < 0:
-		return -1, r.errorf("%s %s has the Override qualifier, but no superclass defines %s", kind, name, name)
 	}
-	return i, nil
+	// The old "Class.Element" form names the element too.
+	target := q.Value.Str()
+	if dot := strings.LastIndexByte(target, '.'); dot >= 0 {
+		target = target[dot+1:]
+	}
+	var e *ElementError
+	switch {
+	case target == "":
+		e = r.errorf("%s %s: the Override qualifier must name the overridden %s", kind, name, kind)
+	case !EqualNames(target, name):
+		e = r.errorf("%s %s: Override(%q) names another element; an override must keep the name of the element it overrides", kind, name, target)
+	case i < 0:
+		e = r.errorf("%s %s has the Override qualifier, but no superclass defines %s", kind, name, name)
+	default:
+		return i, nil
+	}
+	e.Qualifier = q.Name
+	return -1, e
 }
 
-func (r *resolver) properties(res, c, super *Class, isAssoc bool) error {
+// properties resolves the properties; a faulty one is reported and left
+// out.
+func (r *resolver) properties(res, c, super *Class, isAssoc bool) {
 	superHasKeys := false
 	if super != nil {
 		res.props = make([]Property, 0, len(super.props)+len(c.props))
@@ -239,81 +338,98 @@ func (r *resolver) properties(res, c, super *Class, isAssoc bool) error {
 	}
 	for i := range c.props {
 		lp := &c.props[i]
-		what := "property " + lp.Name
-		if !ValidName(lp.Name) {
-			return r.errorf("invalid property name %q", lp.Name)
-		}
-		for j := 0; j < i; j++ {
-			if EqualNames(c.props[j].Name, lp.Name) {
-				return r.errorf("duplicate property %s", lp.Name)
-			}
-		}
-		if lp.Propagated && inheritedAt(lp.Name) >= 0 {
+		if lp.Propagated && inheritedAt(lp.Name) >= 0 && !duplicateBefore(c.props[:i], lp.Name) {
 			continue
 		}
-		if !lp.Type.Valid() {
-			return r.errorf("%s has no valid type", what)
+		if e := r.property(res, lp, c.props[:i], super, superHasKeys, isAssoc, inheritedAt); e != nil {
+			e.Property = lp.Name
+			r.errs = append(r.errs, e)
 		}
-		scope := ScopeProperty
-		if lp.Type == TypeReference {
-			scope = ScopeReference
-			if !isAssoc {
-				return r.errorf("reference property %s is only allowed in an association", lp.Name)
-			}
-			if err := r.checkRefClass(what, lp.ReferenceClass); err != nil {
-				return err
-			}
+	}
+}
+
+// duplicateBefore reports whether a property of that name comes earlier.
+func duplicateBefore(earlier []Property, name string) bool {
+	for j := range earlier {
+		if EqualNames(earlier[j].Name, name) {
+			return true
 		}
-		at, err := r.checkOverride("property", lp.Name, lp.Qualifiers, inheritedAt, super)
-		if err != nil {
-			return err
+	}
+	return false
+}
+
+// property resolves one local property of c into res.
+func (r *resolver) property(res *Class, lp *Property, earlier []Property, super *Class, superHasKeys, isAssoc bool, inheritedAt func(string) int) *ElementError {
+	what := "property " + lp.Name
+	if !ValidName(lp.Name) {
+		return r.errorf("invalid property name %q", lp.Name)
+	}
+	if duplicateBefore(earlier, lp.Name) {
+		return r.errorf("duplicate property %s", lp.Name)
+	}
+	if !lp.Type.Valid() {
+		return r.errorf("%s has no valid type", what)
+	}
+	scope := ScopeProperty
+	if lp.Type == TypeReference {
+		scope = ScopeReference
+		if !isAssoc {
+			return r.errorf("reference property %s is only allowed in an association", lp.Name)
 		}
-		np := *lp
-		np.ClassOrigin, np.Propagated = c.Name, false
-		var inheritedQuals Qualifiers
-		var ip *Property
-		if at >= 0 {
-			ip = &res.props[at]
-			inheritedQuals = ip.Qualifiers
-			if ip.Type != lp.Type || ip.IsArray != lp.IsArray {
-				return r.errorf("%s of type %s cannot override %s.%s of type %s", what, typeString(lp.Type, lp.IsArray),
-					ip.ClassOrigin, ip.Name, typeString(ip.Type, ip.IsArray))
-			}
-			if lp.Type == TypeReference && !r.narrows(lp.ReferenceClass, ip.ReferenceClass) {
-				return r.errorf("reference %s to %s cannot override %s.%s, which refers to %s (only a subclass may be given)",
-					lp.Name, lp.ReferenceClass, ip.ClassOrigin, ip.Name, ip.ReferenceClass)
-			}
+		if e := r.checkRefClass(what, lp.ReferenceClass); e != nil {
+			return e
 		}
-		if np.Qualifiers, err = r.qualifiers(lp.Qualifiers, inheritedQuals, scope, what); err != nil {
-			return err
+	}
+	at, e := r.checkOverride("property", lp.Name, lp.Qualifiers, inheritedAt, super)
+	if e != nil {
+		return e
+	}
+	np := *lp
+	np.ClassOrigin, np.Propagated = res.Name, false
+	var inheritedQuals Qualifiers
+	var ip *Property
+	if at >= 0 {
+		ip = &res.props[at]
+		inheritedQuals = ip.Qualifiers
+		if ip.Type != lp.Type || ip.IsArray != lp.IsArray {
+			return r.errorf("%s of type %s cannot override %s.%s of type %s", what, typeString(lp.Type, lp.IsArray),
+				ip.ClassOrigin, ip.Name, typeString(ip.Type, ip.IsArray))
 		}
-		if np.Value, err = declaredValue(np.Value, np.Type, np.IsArray); err != nil {
-			return r.errorf("default value of %s: %s", what, errText(err))
+		if lp.Type == TypeReference && !r.narrows(lp.ReferenceClass, ip.ReferenceClass) {
+			return r.errorf("reference %s to %s cannot override %s.%s, which refers to %s (only a subclass may be given)",
+				lp.Name, lp.ReferenceClass, ip.ClassOrigin, ip.Name, ip.ReferenceClass)
 		}
-		if ip != nil {
-			if np.Value.IsNull() {
-				np.Value = ip.Value // an override without default keeps the inherited one
-			}
-			if np.EmbeddedKind() != ip.EmbeddedKind() {
-				return r.errorf("%s cannot change the embedded-object kind of %s.%s", what, ip.ClassOrigin, ip.Name)
-			}
-			if np.IsKey() && !ip.IsKey() && superHasKeys {
-				return r.errorf("%s cannot become a key: superclass %s already defines keys", what, super.Name)
-			}
-		} else if np.IsKey() && superHasKeys {
-			return r.errorf("key property %s cannot be added: superclass %s already defines keys", lp.Name, super.Name)
+	}
+	if np.Qualifiers, e = r.qualifiers(lp.Qualifiers, inheritedQuals, scope, what); e != nil {
+		return e
+	}
+	var err error
+	if np.Value, err = declaredValue(np.Value, np.Type, np.IsArray); err != nil {
+		return r.errorf("default value of %s: %s", what, errText(err))
+	}
+	if ip != nil {
+		if np.Value.IsNull() {
+			np.Value = ip.Value // an override without default keeps the inherited one
 		}
-		if np.IsKey() && np.IsArray {
-			return r.errorf("key property %s cannot be an array", lp.Name)
+		if np.EmbeddedKind() != ip.EmbeddedKind() {
+			return r.errorf("%s cannot change the embedded-object kind of %s.%s", what, ip.ClassOrigin, ip.Name)
 		}
-		if np.IsKey() && np.EmbeddedKind() != EmbeddedNone {
-			return r.errorf("key property %s cannot be an embedded object", lp.Name)
+		if np.IsKey() && !ip.IsKey() && superHasKeys {
+			return r.errorf("%s cannot become a key: superclass %s already defines keys", what, super.Name)
 		}
-		if at >= 0 {
-			res.props[at] = np
-		} else {
-			res.props = append(res.props, np)
-		}
+	} else if np.IsKey() && superHasKeys {
+		return r.errorf("key property %s cannot be added: superclass %s already defines keys", lp.Name, super.Name)
+	}
+	if np.IsKey() && np.IsArray {
+		return r.errorf("key property %s cannot be an array", lp.Name)
+	}
+	if np.IsKey() && np.EmbeddedKind() != EmbeddedNone {
+		return r.errorf("key property %s cannot be an embedded object", lp.Name)
+	}
+	if at >= 0 {
+		res.props[at] = np
+	} else {
+		res.props = append(res.props, np)
 	}
 	return nil
 }
@@ -342,7 +458,7 @@ func propagate(qs Qualifiers) Qualifiers {
 	return out
 }
 
-func (r *resolver) checkRefClass(what, refClass string) error {
+func (r *resolver) checkRefClass(what, refClass string) *ElementError {
 	if !ValidName(refClass) {
 		return r.errorf("%s: invalid reference class %q", what, refClass)
 	}
@@ -375,7 +491,8 @@ func (r *resolver) narrows(sub, super string) bool {
 	return false
 }
 
-func (r *resolver) methods(res, c, super *Class) error {
+// methods resolves the methods; a faulty one is reported and left out.
+func (r *resolver) methods(res, c, super *Class) {
 	if super != nil {
 		res.methods = make([]Method, 0, len(super.methods)+len(c.methods))
 		for i := range super.methods {
@@ -401,80 +518,101 @@ func (r *resolver) methods(res, c, super *Class) error {
 	}
 	for i := range c.methods {
 		lm := &c.methods[i]
-		what := "method " + lm.Name
-		if !ValidName(lm.Name) {
-			return r.errorf("invalid method name %q", lm.Name)
-		}
+		dup := false
 		for j := 0; j < i; j++ {
-			if EqualNames(c.methods[j].Name, lm.Name) {
-				return r.errorf("duplicate method %s", lm.Name)
-			}
+			dup = dup || EqualNames(c.methods[j].Name, lm.Name)
 		}
-		if lm.Propagated && inheritedAt(lm.Name) >= 0 {
+		if lm.Propagated && inheritedAt(lm.Name) >= 0 && !dup {
 			continue
 		}
-		if !lm.ReturnType.Valid() {
-			return r.errorf("%s has no valid return type", what)
-		}
-		at, err := r.checkOverride("method", lm.Name, lm.Qualifiers, inheritedAt, super)
-		if err != nil {
-			return err
-		}
-		nm := *lm
-		nm.ClassOrigin, nm.Propagated = c.Name, false
-		var im *Method
-		var inheritedQuals Qualifiers
-		if at >= 0 {
-			im = &res.methods[at]
-			inheritedQuals = im.Qualifiers
-			if im.ReturnType != lm.ReturnType {
-				return r.errorf("%s returning %s cannot override %s.%s, which returns %s", what, lm.ReturnType, im.ClassOrigin, im.Name, im.ReturnType)
-			}
-		}
-		if nm.Qualifiers, err = r.qualifiers(lm.Qualifiers, inheritedQuals, ScopeMethod, what); err != nil {
-			return err
-		}
-		nm.Parameters = make([]Parameter, len(lm.Parameters))
-		for j := range lm.Parameters {
-			lp := lm.Parameters[j]
-			pwhat := what + " parameter " + lp.Name
-			if !ValidName(lp.Name) {
-				return r.errorf("%s: invalid parameter name %q", what, lp.Name)
-			}
-			for k := 0; k < j; k++ {
-				if EqualNames(lm.Parameters[k].Name, lp.Name) {
-					return r.errorf("%s: duplicate parameter %s", what, lp.Name)
-				}
-			}
-			if !lp.Type.Valid() {
-				return r.errorf("%s has no valid type", pwhat)
-			}
-			if lp.Type == TypeReference {
-				if err := r.checkRefClass(pwhat, lp.ReferenceClass); err != nil {
-					return err
-				}
-			}
-			var ipQuals Qualifiers
-			if im != nil {
-				if ip := im.Parameter(lp.Name); ip != nil {
-					if ip.Type != lp.Type || ip.IsArray != lp.IsArray ||
-						lp.Type == TypeReference && !r.narrows(lp.ReferenceClass, ip.ReferenceClass) {
-						return r.errorf("%s of type %s does not match the overridden %s.%s, whose parameter is of type %s",
-							pwhat, typeString(lp.Type, lp.IsArray), im.ClassOrigin, im.Name, typeString(ip.Type, ip.IsArray))
-					}
-					ipQuals = ip.Qualifiers
-				}
-			}
-			if lp.Qualifiers, err = r.qualifiers(lp.Qualifiers, ipQuals, ScopeParameter, pwhat); err != nil {
-				return err
-			}
-			nm.Parameters[j] = lp
-		}
-		if at >= 0 {
-			res.methods[at] = nm
-		} else {
-			res.methods = append(res.methods, nm)
+		e := r.method(res, lm, dup, super, inheritedAt)
+		if e != nil {
+			e.Method = lm.Name
+			r.errs = append(r.errs, e)
 		}
 	}
+}
+
+// method resolves one local method into res.
+func (r *resolver) method(res *Class, lm *Method, dup bool, super *Class, inheritedAt func(string) int) *ElementError {
+	what := "method " + lm.Name
+	if !ValidName(lm.Name) {
+		return r.errorf("invalid method name %q", lm.Name)
+	}
+	if dup {
+		return r.errorf("duplicate method %s", lm.Name)
+	}
+	if !lm.ReturnType.Valid() {
+		return r.errorf("%s has no valid return type", what)
+	}
+	at, e := r.checkOverride("method", lm.Name, lm.Qualifiers, inheritedAt, super)
+	if e != nil {
+		return e
+	}
+	nm := *lm
+	nm.ClassOrigin, nm.Propagated = res.Name, false
+	var im *Method
+	var inheritedQuals Qualifiers
+	if at >= 0 {
+		im = &res.methods[at]
+		inheritedQuals = im.Qualifiers
+		if im.ReturnType != lm.ReturnType {
+			return r.errorf("%s returning %s cannot override %s.%s, which returns %s", what, lm.ReturnType, im.ClassOrigin, im.Name, im.ReturnType)
+		}
+	}
+	if nm.Qualifiers, e = r.qualifiers(lm.Qualifiers, inheritedQuals, ScopeMethod, what); e != nil {
+		return e
+	}
+	nm.Parameters = make([]Parameter, len(lm.Parameters))
+	for j := range lm.Parameters {
+		if e := r.parameter(&nm.Parameters[j], lm.Parameters[j], lm.Parameters[:j], im, what); e != nil {
+			e.Parameter = lm.Parameters[j].Name
+			return e
+		}
+	}
+	if at >= 0 {
+		res.methods[at] = nm
+	} else {
+		res.methods = append(res.methods, nm)
+	}
+	return nil
+}
+
+// parameter resolves parameter lp of a method into out; im is the
+// method it overrides, or nil.
+func (r *resolver) parameter(out *Parameter, lp Parameter, earlier []Parameter, im *Method, what string) *ElementError {
+	pwhat := what + " parameter " + lp.Name
+	if !ValidName(lp.Name) {
+		return r.errorf("%s: invalid parameter name %q", what, lp.Name)
+	}
+	for k := range earlier {
+		if EqualNames(earlier[k].Name, lp.Name) {
+			return r.errorf("%s: duplicate parameter %s", what, lp.Name)
+		}
+	}
+	if !lp.Type.Valid() {
+		return r.errorf("%s has no valid type", pwhat)
+	}
+	if lp.Type == TypeReference {
+		if e := r.checkRefClass(pwhat, lp.ReferenceClass); e != nil {
+			return e
+		}
+	}
+	var ipQuals Qualifiers
+	if im != nil {
+		if ip := im.Parameter(lp.Name); ip != nil {
+			if ip.Type != lp.Type || ip.IsArray != lp.IsArray ||
+				lp.Type == TypeReference && !r.narrows(lp.ReferenceClass, ip.ReferenceClass) {
+				return r.errorf("%s of type %s does not match the overridden %s.%s, whose parameter is of type %s",
+					pwhat, typeString(lp.Type, lp.IsArray), im.ClassOrigin, im.Name, typeString(ip.Type, ip.IsArray))
+			}
+			ipQuals = ip.Qualifiers
+		}
+	}
+	var e *ElementError
+	if lp.Qualifiers, e = r.qualifiers(lp.Qualifiers, ipQuals, ScopeParameter, pwhat); e != nil {
+		return e
+	}
+	*out = lp
 	return nil
 }

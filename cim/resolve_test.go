@@ -1,6 +1,8 @@
 package cim
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -308,6 +310,100 @@ func TestResolveAssociations(t *testing.T) {
 	// A self-referencing association resolves before it exists.
 	w.mustResolve(class("T_Self", "", Qualifiers{qAssoc},
 		NewReferenceProperty("A", "T_Self"), NewReferenceProperty("B", "T_ManagedElement")))
+}
+
+// TestResolveAssociationReferences: with CheckAssociationReferences, an
+// association has at least two references (DSP0004), its own and
+// inherited ones together.
+func TestResolveAssociationReferences(t *testing.T) {
+	w := newWorld(t)
+	w.base()
+	strict := w.opts()
+	strict.CheckAssociationReferences = true
+	for _, c := range []*Class{
+		class("T_One", "", Qualifiers{qAssoc}, NewReferenceProperty("A", "T_ManagedElement"), prop("Note", TypeString)),
+		class("T_None", "", Qualifiers{qAssoc, qAbstract}),
+	} {
+		if _, err := ResolveClass(c, nil, w.opts()); err != nil {
+			t.Errorf("%s: without the option (as for classes already stored): %v", c.Name, err)
+		}
+		_, errs := ResolveClassAll(c, nil, strict)
+		n := len(c.ReferenceNames())
+		if len(errs) != 1 || errs[0].Property != "" || StatusOf(errs[0]) != ErrInvalidParameter ||
+			!strings.Contains(errs[0].Error(), fmt.Sprintf("class %s: an association needs at least two references, but it has %d", c.Name, n)) {
+			t.Errorf("%s: %v", c.Name, errs)
+		}
+	}
+	pair, err := ResolveClass(class("T_Pair", "", Qualifiers{qAssoc},
+		NewReferenceProperty("A", "T_ManagedElement"), NewReferenceProperty("B", "T_ManagedElement")), nil, strict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A subclass inherits its references; overriding one does not add one.
+	for _, c := range []*Class{
+		class("T_SubPair", "T_Pair", nil),
+		class("T_Narrow", "T_Pair", nil,
+			Property{Name: "A", Type: TypeReference, ReferenceClass: "T_SettingData", Qualifiers: Qualifiers{qOverride("A")}}),
+	} {
+		if _, err := ResolveClass(c, pair, strict); err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+		}
+	}
+	// A faulty reference still counts: its own error is the only one.
+	_, errs := ResolveClassAll(class("T_Typo", "", Qualifiers{qAssoc},
+		NewReferenceProperty("A", "T_Nope"), NewReferenceProperty("B", "T_ManagedElement")), nil, strict)
+	if len(errs) != 1 || errs[0].Property != "A" || !strings.Contains(errs[0].Error(), "T_Nope, which does not exist") {
+		t.Errorf("faulty reference: %v", errs)
+	}
+}
+
+// TestResolveClassAll: every violation is reported, each with the element
+// and qualifier it concerns; ResolveClass returns the first.
+func TestResolveClassAll(t *testing.T) {
+	w := newWorld(t)
+	w.base()
+	c := class("T_X", "T_SettingData", Qualifiers{q("Bogus", NewBoolean(true)), qDesc("fine")},
+		prop("Extra", TypeString, qKey),
+		prop("InstanceID", TypeString, qOverride("InstanceID"), q("Key", NewBoolean(false))),
+		prop("Fine", TypeUint8),
+		prop("Caption", TypeString),
+		prop("Label", TypeString, qOverride("Caption")))
+	c.AddMethod(Method{Name: "M", ReturnType: TypeUint32, Parameters: []Parameter{
+		{Name: "Ok", Type: TypeString},
+		{Name: "P", Type: TypeString, Qualifiers: Qualifiers{q("In", NewBoolean(true)), q("maxlen", NewSint64(-1))}}}})
+	c.AddMethod(Method{Name: "N", ReturnType: TypeInvalid})
+	c.AddMethod(Method{Name: "Good", ReturnType: TypeUint32})
+	want := []struct {
+		prop, method, param, qual, text string
+	}{
+		{"", "", "", "Bogus", "CIM_ERR_INVALID_PARAMETER: class T_X: qualifier Bogus is not declared"},
+		{"Extra", "", "", "", "key property Extra cannot be added"},
+		{"InstanceID", "", "", "Key", "qualifier Key has flavor DisableOverride"},
+		{"Caption", "", "", "", "redefines the property inherited from T_SettingData"},
+		{"Label", "", "", "Override", `Override("Caption") names another element`},
+		{"", "M", "P", "maxlen", "method M parameter P: qualifier maxlen: value -1 does not fit"},
+		{"", "N", "", "", "method N has no valid return type"},
+	}
+	res, errs := ResolveClassAll(c, w.classes["t_settingdata"], w.opts())
+	if res != nil || len(errs) != len(want) {
+		t.Fatalf("got %d violations, want %d: %v", len(errs), len(want), errs)
+	}
+	for i, e := range errs {
+		wt := want[i]
+		if e.Property != wt.prop || e.Method != wt.method || e.Parameter != wt.param || e.Qualifier != wt.qual ||
+			!strings.Contains(e.Error(), wt.text) || !errors.Is(e, ErrInvalidParameter) {
+			t.Errorf("violation %d: %+v (%v)\n  want %+v", i, *e, e, wt)
+		}
+	}
+	if _, err := w.resolve(c); err == nil || err.Error() != errs[0].Error() {
+		t.Errorf("ResolveClass must return the first violation: %v", err)
+	}
+	// A superclass problem ends the resolution: there is nothing to
+	// check the elements against.
+	_, errs = ResolveClassAll(class("T_Y", "T_Gone", nil, prop("Caption", TypeString)), nil, w.opts())
+	if len(errs) != 1 || StatusOf(errs[0]) != ErrInvalidSuperclass || errs[0].Property != "" {
+		t.Errorf("missing superclass: %v", errs)
+	}
 }
 
 func TestResolveMethods(t *testing.T) {

@@ -313,75 +313,9 @@ func (v Value) AppendText(dst []byte) []byte {
 // String returns v as a MOF literal: "text" with MOF escapes, 'c', 42,
 // 1.5, true, "20240101000000.000000+000" for datetimes, the quoted path of a
 // reference, the quoted MOF of an embedded object, {a, b} for arrays and
-// NULL for NULL.
+// NULL for NULL. A NaN or infinite real, which has no MOF literal, is
+// written NaN, INF or -INF, for logs; MOFFormat.AppendValue refuses it.
 func (v Value) String() string { return string(v.appendMOF(nil)) }
-
-func (v Value) appendMOF(dst []byte) []byte {
-	if v.IsNull() {
-		return append(dst, "NULL"...)
-	}
-	if v.IsArray() {
-		dst = append(dst, '{')
-		for i, n := 0, v.Len(); i < n; i++ {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = v.Index(i).appendMOF(dst)
-		}
-		return append(dst, '}')
-	}
-	switch v.typ {
-	case TypeBoolean:
-		if v.num != 0 {
-			return append(dst, "true"...)
-		}
-		return append(dst, "false"...)
-	case TypeString, TypeDatetime, TypeReference:
-		return appendMOFString(dst, v.Text())
-	case TypeChar16:
-		return appendMOFChar(dst, rune(v.num))
-	}
-	return v.AppendText(dst)
-}
-
-// appendMOFString appends s as a double-quoted MOF string literal
-// (DSP0221 escapes for quotes, backslashes and control characters).
-func appendMOFString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for _, r := range s {
-		dst = appendMOFRune(dst, r, '"')
-	}
-	return append(dst, '"')
-}
-
-func appendMOFChar(dst []byte, r rune) []byte {
-	dst = append(dst, '\'')
-	dst = appendMOFRune(dst, r, '\'')
-	return append(dst, '\'')
-}
-
-func appendMOFRune(dst []byte, r rune, quote rune) []byte {
-	switch r {
-	case '\\':
-		return append(dst, `\\`...)
-	case quote:
-		return append(dst, '\\', byte(quote))
-	case '\b':
-		return append(dst, `\b`...)
-	case '\t':
-		return append(dst, `\t`...)
-	case '\n':
-		return append(dst, `\n`...)
-	case '\f':
-		return append(dst, `\f`...)
-	case '\r':
-		return append(dst, `\r`...)
-	}
-	if r < 0x20 || r == 0x7f {
-		return append(dst, `\x`+strconv.FormatInt(int64(r), 16)...)
-	}
-	return utf8.AppendRune(dst, r)
-}
 
 // GoString returns a debugging form such as cim.Value(uint8 5) or
 // cim.Value(string[] {"a", "b"}).

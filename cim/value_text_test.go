@@ -147,7 +147,10 @@ func TestTextForms(t *testing.T) {
 		{NewBoolean(true), "TRUE", "true"},
 		{NewBoolean(false), "FALSE", "false"},
 		{NewString("a\"b\\c\n"), "a\"b\\c\n", `"a\"b\\c\n"`},
-		{NewString("tab\there\x01"), "tab\there\x01", `"tab\there\x1"`},
+		{NewString("tab\there\x01"), "tab\there\x01", `"tab\there\x0001"`},
+		// Four hex digits always: "\x1a" would read back as U+001A.
+		{NewString("\x01a\u200b\x7f"), "\x01a\u200b\x7f", `"\x0001a\x200B\x007F"`},
+		{NewChar16(0xD800), "\uFFFD", `'\xD800'`},
 		{NewString("caf\u00e9"), "caf\u00e9", "\"caf\u00e9\""},
 		{NewChar16('\''), "'", `'\''`},
 		{NewChar16('"'), `"`, `'"'`},

@@ -463,11 +463,13 @@ func (c *compiler) classDecl(d *ClassDecl) {
 		return
 	}
 	if err := c.stage.PutClass(c.ns, b.class); err != nil {
-		switch _, rerr := c.stage.resolve(c.ns, b.class); {
+		switch _, violations := c.stage.resolveAll(c.ns, b.class); {
 		case b.superMissing:
 			// Already reported; the rest would be a cascade.
-		case rerr != nil:
-			c.localize(b, rerr)
+		case len(violations) > 0:
+			for _, v := range violations {
+				c.errorf(violationPos(b, v), "%s", errText(v.Err))
+			}
 		default:
 			// The class is valid, but the target refuses the change.
 			c.targetErr(d.NamePos, "class "+d.Name, err)
@@ -481,79 +483,33 @@ func (c *compiler) classDecl(d *ClassDecl) {
 	c.result.Classes++
 }
 
-// localize finds which elements of a class cim.ResolveClass rejects and
-// reports each at its own position. ResolveClass stops at the first
-// problem; resolving the class with one element at a time finds them all.
-// It runs only for classes that failed, so its cost does not matter.
-func (c *compiler) localize(b *builtClass, fullErr error) {
-	opts := c.stage.resolveOptions(c.ns)
-	shell := cim.NewClass(b.class.Name, b.class.SuperClass)
-	shell.Qualifiers = b.class.Qualifiers
-	found := false
-	if _, err := cim.ResolveClass(shell, b.super, opts); err != nil {
-		c.errorf(qualifierPos(b.decl.Qualifiers, b.decl.NamePos, err), "%s", errText(err))
-		return
+// violationPos returns where to report a violation cim.ResolveClassAll
+// found: at the qualifier concerned, else at the name of the element
+// (property, method or parameter), else at the class's superclass for a
+// superclass problem or its name.
+func violationPos(b *builtClass, v *cim.ElementError) Pos {
+	d := b.decl
+	quals, pos := d.Qualifiers, d.NamePos
+	if v.Err.Status == cim.ErrInvalidSuperclass && d.Super != "" {
+		pos = d.SuperPos
 	}
-	props := b.class.Properties()
-	for i := range props {
-		one := shell.Clone()
-		_ = one.AddProperty(props[i])
-		if _, err := cim.ResolveClass(one, b.super, opts); err != nil {
-			c.errorf(qualifierPos(b.props[i].Qualifiers, b.props[i].NamePos, err), "%s", errText(err))
-			found = true
+	switch {
+	case v.Property != "":
+		if p := findNamed(b.props, v.Property); p != nil {
+			quals, pos = p.Qualifiers, p.NamePos
+		}
+	case v.Method != "":
+		m := findNamed(b.methods, v.Method)
+		if m == nil {
+			break
+		}
+		quals, pos = m.Qualifiers, m.NamePos
+		if par := findNamed(m.Params, v.Parameter); v.Parameter != "" && par != nil {
+			quals, pos = par.Qualifiers, par.NamePos
 		}
 	}
-	methods := b.class.Methods()
-	for i := range methods {
-		one := shell.Clone()
-		_ = one.AddMethod(methods[i])
-		if _, err := cim.ResolveClass(one, b.super, opts); err != nil {
-			pos := qualifierPos(b.methods[i].Qualifiers, b.methods[i].NamePos, err)
-			for _, par := range b.methods[i].Params {
-				if mentions(errText(err), "parameter "+par.Name) {
-					pos = qualifierPos(par.Qualifiers, par.NamePos, err)
-				}
-			}
-			c.errorf(pos, "%s", errText(err))
-			found = true
-		}
+	if q := findNamed(quals, v.Qualifier); v.Qualifier != "" && q != nil {
+		pos = q.Pos
 	}
-	if !found {
-		c.errorf(b.decl.NamePos, "%s", errText(fullErr))
-	}
-}
-
-// qualifierPos returns the position of the qualifier an error message is
-// about, if it names one of list, else def.
-func qualifierPos(list []*Qualifier, def Pos, err error) Pos {
-	msg := errText(err)
-	for _, q := range list {
-		if mentions(msg, "qualifier "+q.Name) || mentions(msg, q.Name+" qualifier") || mentions(msg, q.Name+"(") {
-			return q.Pos
-		}
-	}
-	return def
-}
-
-// mentions reports whether msg contains phrase as whole words
-// (case-insensitively, as CIM names compare).
-func mentions(msg, phrase string) bool {
-	lm, lp := strings.ToLower(msg), strings.ToLower(phrase)
-	for i := 0; ; {
-		j := strings.Index(lm[i:], lp)
-		if j < 0 {
-			return false
-		}
-		end := i + j + len(lp)
-		if end == len(lm) || !isIdentByte(lm[end]) || !isIdentByte(lp[len(lp)-1]) {
-			if i+j == 0 || !isIdentByte(lm[i+j-1]) {
-				return true
-			}
-		}
-		i += j + 1
-	}
-}
-
-func isIdentByte(b byte) bool {
-	return b == '_' || isDigit(b) || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || b >= 0x80
+	return pos
 }

@@ -344,7 +344,7 @@ class T_A { };
 [Terminal] class T_E { };
 class T_F : T_E { };
 class T_G { string X; string x; uint32 M(); uint32 m(); string X(); };
-[Association] class T_H { T_Nothing REF R; };
+[Association] class T_H { T_Nothing REF R; T_A REF Other; };
 class T_I { [EmbeddedInstance("T_None")] string E; [EmbeddedInstance("T_A")] uint32 N; };
 [Association] class T_J : T_A { };
 class T_K { uint32 M([In] string A, string a); T_A REF R(); };
@@ -492,7 +492,7 @@ class T_One { [Key] string K; };
 instance of T_One as $one { K = "1"; };
 #pragma namespace ("\\\\.\\root\\two")
 #pragma include ("qualifiers.mof")
-[Association] class T_Two { [Key] T_Two REF Self; };
+[Association] class T_Two { [Key] T_Two REF Self; [Key] T_Two REF Other; };
 #pragma nonlocal ("somewhere")
 #pragma classflags ("forceupdate")
 #pragma frobnicate ("x")
@@ -636,5 +636,37 @@ instance of T_B { K = "x"; };
 	_, err = c.CompileSource("testdata/r3.mof", []byte(`class T_B : T_A { string New; };`))
 	if !errors.Is(err, cim.ErrClassHasInstances) {
 		t.Errorf("changing a class with instances: %v", err)
+	}
+}
+
+// TestResolutionErrorsPlaced: every violation cim.ResolveClassAll finds
+// in a class is reported, each at the element it concerns: the qualifier
+// at fault, else the element's name, else the class's name.
+func TestResolutionErrorsPlaced(t *testing.T) {
+	_, _, errs := compileText(t, `[Association] class T_L { [Key] T_L REF A; [Key] T_L REF B; uint32 M([In] uint8 P); };
+[Association(false)] class T_M : T_L {
+	[Key] string Extra;
+	[Override("M")] uint32 M([Description("p"), In(false)] uint8 P);
+};
+[Association]
+class T_One { [Key] T_L REF A; };
+[Association] class T_Two : T_L { };
+`)
+	want := []struct {
+		line, col int
+		msg       string
+	}{
+		{3, 2, "class T_M: qualifier Association has flavor DisableOverride and cannot be changed from true to false"},
+		{4, 15, "class T_M: key property Extra cannot be added: superclass T_L already defines keys"},
+		{5, 46, "class T_M: method M parameter P: qualifier In has flavor DisableOverride"},
+		{8, 7, "class T_One: an association needs at least two references, but it has 1"},
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(errs), len(want), errs)
+	}
+	for i, w := range want {
+		if e := errs[i]; e.Pos.Line != w.line || e.Pos.Col != w.col || !strings.Contains(e.Msg, w.msg) {
+			t.Errorf("error %d: %v\n  want %d:%d: %s", i, e, w.line, w.col, w.msg)
+		}
 	}
 }

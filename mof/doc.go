@@ -31,8 +31,9 @@
 // at the next property or declaration, and the checker leaves out a faulty
 // element and goes on, so one run reports as many problems as it can. Class
 // inheritance rules (overrides, keys, DisableOverride qualifiers,
-// references only in associations) are those of cim.ResolveClass; the
-// compiler points each of its verdicts at the element concerned.
+// references only in associations, at least two references in an
+// association) are those of cim.ResolveClassAll; the compiler reports each
+// of its verdicts at the qualifier or element concerned.
 //
 // # Targets
 //
@@ -46,7 +47,10 @@
 //
 // Writer and WriteTarget turn qualifier declarations, classes and instances
 // back into MOF that compiles to the same objects: a compile, write,
-// compile round trip of the DMTF schema gives identical classes.
+// compile round trip of the DMTF schema gives identical classes. The text
+// is cim.MOFFormat's, the same as the String methods of package cim give,
+// kept within 78 columns; the Writer adds buffering, pragmas and an order
+// of classes that compiles.
 //
 // # Parsing only
 //

@@ -68,11 +68,9 @@ class HC_T { [Key] string Id; string Tags[] = {"a", "b"}; };`))
 	//     Flavor(DisableOverride, ToSubclass);
 	//
 	// class HC_T {
+	//     [Key]
+	//     string Id;
 	//
-	//       [Key]
-	//    string Id;
-	//
-	//    string Tags[] = {"a", "b"};
-	//
+	//     string Tags[] = {"a", "b"};
 	// };
 }

@@ -176,6 +176,7 @@ func (m *MemTarget) resolveOptions(ns string) cim.ResolveOptions {
 			c, _ := m.Class(ns, name)
 			return c
 		},
+		CheckAssociationReferences: true,
 	}
 }
 
@@ -193,6 +194,17 @@ func (m *MemTarget) resolve(ns string, c *cim.Class) (*cim.Class, error) {
 		}
 	}
 	return cim.ResolveClass(c, super, m.resolveOptions(ns))
+}
+
+// resolveAll is resolve returning every violation with the element it
+// concerns, for the compiler to place. A superclass that cannot be read
+// is reported by cim.ResolveClassAll as missing.
+func (m *MemTarget) resolveAll(ns string, c *cim.Class) (*cim.Class, []*cim.ElementError) {
+	var super *cim.Class
+	if c.SuperClass != "" {
+		super, _ = m.Class(ns, c.SuperClass)
+	}
+	return cim.ResolveClassAll(c, super, m.resolveOptions(ns))
 }
 
 // PutClass resolves and stores a class. An identical redefinition is a

@@ -135,8 +135,10 @@ class T_G : T_F { };
 	if q := g.Property("A").Qualifiers.Get("Description"); q != nil {
 		t.Errorf("a Restricted qualifier propagated: %v", q)
 	}
-	if !strings.Contains(text, `[Description ( "restricted" ) : DisableOverride Restricted Translatable]`) ||
-		!strings.Contains(text, `[Description ( "plain" )]`) {
+	// Only the flavors that differ from the declaration's are written
+	// (Description is declared Translatable).
+	if !strings.Contains(text, `[Description("restricted") : DisableOverride Restricted]`) ||
+		!strings.Contains(text, `[Description("plain")]`) {
 		t.Errorf("flavors written wrongly:\n%s", text)
 	}
 }
@@ -173,14 +175,54 @@ func TestWriteRefusesNonFiniteReals(t *testing.T) {
 	}
 }
 
+// TestWriteEscapes checks the escapes the writer shares with cim's String:
+// \x escapes always have four digits, so that a following hex digit is
+// not taken as part of the escape, and compile back to the same text.
 func TestWriteEscapes(t *testing.T) {
-	var buf bytes.Buffer
-	w := NewWriter(&buf)
-	w.quoted("\x01a\u200b\\\"")
-	w.Flush()
-	// \x escapes always have four digits, so the 'a' is not taken as
-	// part of the escape; invisible characters are escaped too.
-	if got := buf.String(); got != `"\x0001a\x200B\\\""` {
-		t.Errorf("got %s", got)
+	const tricky = "\x01a\x1fF\u200b\\\"\u00e9"
+	target, _ := mustCompile(t, `class T_E { [Key] string K; char16 C; };`)
+	inst := cim.NewInstance("T_E")
+	inst.Set("K", cim.NewString(tricky))
+	inst.Set("C", cim.NewChar16(0x1F))
+	if err := target.PutInstance(DefaultNamespace, inst); err != nil {
+		t.Fatal(err)
 	}
+	second, text := roundTrip(t, target)
+	if !strings.Contains(text, `K = "\x0001a\x001FF\x200B\\\"é";`) || !strings.Contains(text, `C = '\x001F';`) {
+		t.Errorf("escapes written wrongly:\n%s", text)
+	}
+	if got := second.Instances(DefaultNamespace)[0]; got.Get("K").Str() != tricky || got.Get("C").Char16() != 0x1F {
+		t.Errorf("read back as %#v", got)
+	}
+	if cimText := cim.NewString(tricky).String(); !strings.Contains(text, cimText) {
+		t.Errorf("cim writes %s, unlike the writer", cimText)
+	}
+}
+
+// TestClassStringRoundTrip: cim's Class.String writes the flavors a
+// resolved class's qualifiers hold, so that its text compiles back to the
+// same class, as the Writer's does.
+func TestClassStringRoundTrip(t *testing.T) {
+	first, _ := mustCompile(t, `
+[Abstract : ToSubclass]
+class T_F {
+	[Description("restricted") : Restricted DisableOverride] string A;
+	[Description("plain"), Key] string B;
+	string C;
+};
+class T_G : T_F { [Override("C") : ToSubclass] string C = "g"; };
+class T_H : T_G { };
+`)
+	var src strings.Builder
+	for _, qt := range first.QualifierTypes(DefaultNamespace) {
+		src.WriteString(qt.String() + "\n")
+	}
+	for _, c := range first.Classes(DefaultNamespace) {
+		src.WriteString(c.String())
+	}
+	second := NewMemTarget(nil)
+	if _, err := (&Compiler{Target: second}).CompileSource("string.mof", []byte(src.String())); err != nil {
+		t.Fatalf("cim's MOF does not compile: %v\n%s", err, src.String())
+	}
+	checkSameContent(t, first, second)
 }
