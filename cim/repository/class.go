@@ -25,6 +25,9 @@ func (t *Tx) readOptions(sp *txSpace) cim.ResolveOptions {
 // declarations and the classes its references name.
 func (t *Tx) writeOptions(sp *txSpace) cim.ResolveOptions {
 	o := t.readOptions(sp)
+	// New definitions meet every DSP0004 rule, including an association's
+	// two references; stored classes are read with readOptions.
+	o.CheckAssociationReferences = true
 	o.Class = func(name string) *cim.Class {
 		c, _ := t.classHeader(sp, name)
 		return c

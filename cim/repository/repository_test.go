@@ -232,11 +232,26 @@ func TestModifyClass(t *testing.T) {
 	vmDecl.SetProperty(cim.Property{Name: "Memory", Type: cim.TypeString})
 	wantStatus(t, r.ModifyClass(testNS, vmDecl), cim.ErrClassHasInstances)
 
-	// Removing what a subclass overrides: refused, the subclass would
-	// not resolve.
+	// An association left with one reference breaks DSP0004.
 	contains := declared(t, r, "T_Contains")
 	contains.RemoveProperty("Child")
-	wantStatus(t, r.ModifyClass(testNS, contains), cim.ErrClassHasChildren)
+	wantStatus(t, r.ModifyClass(testNS, contains), cim.ErrInvalidParameter)
+
+	// Removing what a subclass overrides: refused, the subclass would
+	// not resolve.
+	base := cim.NewClass("T_NoteBase", "")
+	base.AddProperty(cim.Property{Name: "Id", Type: cim.TypeString,
+		Qualifiers: cim.Qualifiers{{Name: "Key", Value: cim.NewBoolean(true)}}})
+	base.AddProperty(cim.Property{Name: "Note", Type: cim.TypeString})
+	must(t, r.CreateClass(testNS, base))
+	sub := cim.NewClass("T_NoteSub", "T_NoteBase")
+	sub.AddProperty(cim.Property{Name: "Note", Type: cim.TypeString,
+		Qualifiers: cim.Qualifiers{{Name: "Override", Value: cim.NewString("Note")}}})
+	must(t, r.CreateClass(testNS, sub))
+	base = declared(t, r, "T_NoteBase")
+	base.RemoveProperty("Note")
+	wantStatus(t, r.ModifyClass(testNS, base), cim.ErrClassHasChildren)
+	must(t, r.DeleteClass(testNS, "T_NoteBase", true))
 
 	// A class cannot move under its own subclass.
 	elem := declared(t, r, "T_Element")
