@@ -1,0 +1,240 @@
+package wsman
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func pullBody(ctx, extra string) string {
+	return `<wsen:Pull><wsen:EnumerationContext>` + ctx + `</wsen:EnumerationContext>` + extra + `</wsen:Pull>`
+}
+
+// enumerateAll runs an enumeration to its end and returns the items of
+// every response (by local names of the Items' children) and the number of
+// responses; it checks the end rules on the way.
+func enumerateAll(t *testing.T, s *testServer, uri, headers, enumBody string, pullMax int) ([]*element, int) {
+	t.Helper()
+	st, root, raw := s.post(t, envelope(actionEnumerate, uri, headers, enumBody))
+	if st != 200 {
+		t.Fatalf("Enumerate: %d %s", st, raw)
+	}
+	resp := path(root, "Body/EnumerateResponse")
+	var items []*element
+	if it := path(resp, "Items"); it != nil {
+		items = append(items, it.children...)
+	}
+	ctxEl := path(resp, "EnumerationContext")
+	if ctxEl == nil {
+		t.Fatalf("EnumerateResponse without EnumerationContext: %s", raw)
+	}
+	eos := path(resp, "EndOfSequence") != nil
+	if eos != (ctxEl.trimmed() == "") {
+		t.Fatalf("optimized end rule broken (EndOfSequence=%v, context %q): %s", eos, ctxEl.trimmed(), raw)
+	}
+	responses := 1
+	ctx := ctxEl.trimmed()
+	for ctx != "" {
+		extra := ""
+		if pullMax > 0 {
+			extra = fmt.Sprintf("<wsen:MaxElements>%d</wsen:MaxElements>", pullMax)
+		}
+		st, root, raw = s.post(t, envelope(actionPull, uri, headers, pullBody(ctx, extra)))
+		if st != 200 {
+			t.Fatalf("Pull: %d %s", st, raw)
+		}
+		responses++
+		pr := path(root, "Body/PullResponse")
+		if it := path(pr, "Items"); it != nil {
+			items = append(items, it.children...)
+		}
+		c := path(pr, "EnumerationContext")
+		end := path(pr, "EndOfSequence") != nil
+		if end != (c == nil) {
+			t.Fatalf("pull end rule broken (EndOfSequence=%v, context present=%v): %s", end, c != nil, raw)
+		}
+		if end && path(pr, "Items") == nil && len(items) > 0 {
+			t.Errorf("the last PullResponse carries no items: %s", raw)
+		}
+		ctx = ""
+		if c != nil {
+			ctx = c.trimmed()
+		}
+		if responses > 10000 {
+			t.Fatal("enumeration does not end")
+		}
+	}
+	return items, responses
+}
+
+func localNames(items []*element) string {
+	var s []string
+	for _, i := range items {
+		s = append(s, i.local)
+	}
+	return strings.Join(s, ",")
+}
+
+func TestEnumerateEndRules(t *testing.T) {
+	s := newTestServer(t)
+	// Optimized, everything in the first response: empty context.
+	items, n := enumerateAll(t, s, uriCS, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>10</wsman:MaxElements></wsen:Enumerate>`, 0)
+	if n != 1 || localNames(items) != "CIM_ComputerSystem,HC_ComputerSystem" {
+		t.Fatalf("optimized: %d responses, items %s", n, localNames(items))
+	}
+	// Optimized with one per response: one Pull, the last one.
+	items, n = enumerateAll(t, s, uriCS, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1</wsman:MaxElements></wsen:Enumerate>`, 1)
+	if n != 2 || len(items) != 2 {
+		t.Fatalf("optimized by one: %d responses, %d items", n, len(items))
+	}
+	// Plain: the Enumerate returns no items, each Pull one (the default).
+	items, n = enumerateAll(t, s, uriCS, "", `<wsen:Enumerate/>`, 0)
+	if n != 3 || len(items) != 2 {
+		t.Fatalf("plain: %d responses, %d items", n, len(items))
+	}
+	if s.core.openContexts() != 0 || len(s.handler.enums.drain()) != 0 {
+		t.Errorf("contexts left open: core %d, adapter %d", s.core.openContexts(), len(s.handler.enums.m))
+	}
+}
+
+func TestEnumerationModes(t *testing.T) {
+	s := newTestServer(t)
+	items, _ := enumerateAll(t, s, uriCS, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>5</wsman:MaxElements><wsman:EnumerationMode>EnumerateEPR</wsman:EnumerationMode></wsen:Enumerate>`, 5)
+	if localNames(items) != "EndpointReference,EndpointReference" {
+		t.Fatalf("EPR mode: %s", localNames(items))
+	}
+	if got := path(items[1], "ReferenceParameters/ResourceURI").trimmed(); got != uriHC {
+		t.Errorf("EPR resource URI %q", got)
+	}
+	items, _ = enumerateAll(t, s, uriCS, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>5</wsman:MaxElements><wsman:EnumerationMode>EnumerateObjectAndEPR</wsman:EnumerationMode></wsen:Enumerate>`, 5)
+	if localNames(items) != "Item,Item" || path(items[0], "CIM_ComputerSystem") == nil || path(items[0], "EndpointReference") == nil {
+		t.Fatalf("ObjectAndEPR mode: %s", localNames(items))
+	}
+	// PolymorphismMode None keeps only the class itself; Exclude renders
+	// every instance as the requested class.
+	items, _ = enumerateAll(t, s, uriCS, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>5</wsman:MaxElements><wsmb:PolymorphismMode>None</wsmb:PolymorphismMode></wsen:Enumerate>`, 5)
+	if localNames(items) != "CIM_ComputerSystem" {
+		t.Fatalf("PolymorphismMode None: %s", localNames(items))
+	}
+	items, _ = enumerateAll(t, s, uriCS, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>5</wsman:MaxElements><wsmb:PolymorphismMode>ExcludeSubClassProperties</wsmb:PolymorphismMode></wsen:Enumerate>`, 5)
+	if localNames(items) != "CIM_ComputerSystem,CIM_ComputerSystem" {
+		t.Fatalf("PolymorphismMode Exclude: %s", localNames(items))
+	}
+}
+
+func TestEnumerateFilters(t *testing.T) {
+	s := newTestServer(t)
+	opt := `<wsman:OptimizeEnumeration/><wsman:MaxElements>50</wsman:MaxElements>`
+	cases := []struct {
+		name, uri, body, want string
+	}{
+		{"WQL", AllClassesURI, `<wsman:Filter Dialect="` + dialectWQLMicrosft + `">select * from CIM_ComputerSystem where Name='vm1'</wsman:Filter>`, "HC_ComputerSystem"},
+		{"DMTF WQL", AllClassesURI, `<wsman:Filter Dialect="` + dialectWQL + `">SELECT * FROM HC_ComputerSystem</wsman:Filter>`, "HC_ComputerSystem"},
+		{"CQL on a class URI", uriCS, `<wsman:Filter Dialect="` + dialectCQL + `">select * from CIM_ComputerSystem where EnabledState = 2</wsman:Filter>`, "CIM_ComputerSystem"},
+		{"WinRM URI", WMIPrefix + "root/virt/*", `<wsman:Filter Dialect="` + dialectWQLMicrosft + `">select * from CIM_LogicalDevice</wsman:Filter>`, "CIM_LogicalDevice"},
+		{"SelectorFilter", uriCS, `<wsman:Filter Dialect="` + dialectSelector + `"><wsman:SelectorSet><wsman:Selector Name="Name">host1</wsman:Selector></wsman:SelectorSet></wsman:Filter>`, "CIM_ComputerSystem"},
+		{"associators", AllClassesURI, `<wsman:Filter Dialect="` + dialectAssociation + `"><wsmb:AssociatedInstances><wsmb:Object><wsa:Address>` + anonymousAddress + `</wsa:Address><wsa:ReferenceParameters><wsman:ResourceURI>` + uriCS + `</wsman:ResourceURI>` + selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1") + `</wsa:ReferenceParameters></wsmb:Object><wsmb:AssociationClassName>CIM_SystemDevice</wsmb:AssociationClassName><wsmb:Role>GroupComponent</wsmb:Role><wsmb:ResultClassName>CIM_LogicalDevice</wsmb:ResultClassName><wsmb:ResultRole>PartComponent</wsmb:ResultRole></wsmb:AssociatedInstances></wsman:Filter>`, "CIM_LogicalDevice"},
+		{"references", AllClassesURI, `<wsman:Filter Dialect="` + dialectAssociation + `"><wsmb:AssociationInstances><wsmb:Object><wsa:Address>` + anonymousAddress + `</wsa:Address><wsa:ReferenceParameters><wsman:ResourceURI>` + uriCS + `</wsman:ResourceURI>` + selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1") + `</wsa:ReferenceParameters></wsmb:Object><wsmb:Role>GroupComponent</wsmb:Role><wsmb:ResultClassName>CIM_SystemDevice</wsmb:ResultClassName></wsmb:AssociationInstances></wsman:Filter>`, "CIM_SystemDevice"},
+		{"association text form", AllClassesURI, `<wsman:Filter Dialect="` + dialectAssociation + `">` + uriCS + `?CreationClassName=CIM_ComputerSystem,Name=host1</wsman:Filter>`, "CIM_LogicalDevice"},
+	}
+	for _, c := range cases {
+		items, _ := enumerateAll(t, s, c.uri, "", `<wsen:Enumerate>`+opt+c.body+`</wsen:Enumerate>`, 50)
+		if got := localNames(items); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+	// The association's references render as EPRs.
+	items, _ := enumerateAll(t, s, AllClassesURI, "", `<wsen:Enumerate>`+opt+cases[6].body+`</wsen:Enumerate>`, 50)
+	if path(items[0], "GroupComponent/ReferenceParameters/ResourceURI").trimmed() != uriCS {
+		t.Errorf("reference property not an EPR")
+	}
+}
+
+func TestEnumerateFaults(t *testing.T) {
+	s := newTestServer(t)
+	cases := []struct {
+		name, uri, body string
+		status          int
+		sub, detail     string
+	}{
+		{"no filter on *", AllClassesURI, `<wsen:Enumerate/>`, 400, "wsman:UnsupportedFeature", detailFilteringRequired},
+		{"unknown dialect", AllClassesURI, `<wsen:Enumerate><wsman:Filter Dialect="urn:x">x</wsman:Filter></wsen:Enumerate>`, 400, "wsen:FilterDialectRequestedUnavailable", ""},
+		{"bad WQL", AllClassesURI, `<wsen:Enumerate><wsman:Filter Dialect="` + dialectWQL + `">select from</wsman:Filter></wsen:Enumerate>`, 400, "wsman:CannotProcessFilter", ""},
+		{"bad mode", uriCS, `<wsen:Enumerate><wsman:EnumerationMode>EnumerateEverything</wsman:EnumerationMode></wsen:Enumerate>`, 400, "wsman:UnsupportedFeature", detailEnumerationMode},
+		{"bad polymorphism", uriCS, `<wsen:Enumerate><wsmb:PolymorphismMode>Some</wsmb:PolymorphismMode></wsen:Enumerate>`, 400, "wsmb:PolymorphismModeNotSupported", ""},
+		{"bad MaxElements", uriCS, `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>-3</wsman:MaxElements></wsen:Enumerate>`, 400, "wsman:SchemaValidationError", ""},
+		{"expires too long", uriCS, `<wsen:Enumerate><wsen:Expires>P10Y</wsen:Expires></wsen:Enumerate>`, 400, "wsen:InvalidExpirationTime", ""},
+		{"expires as date", uriCS, `<wsen:Enumerate><wsen:Expires>2030-01-01T00:00:00Z</wsen:Expires></wsen:Enumerate>`, 400, "wsen:UnsupportedExpirationType", ""},
+		{"unknown class", DMTFClassPrefix + "CIM_Nope", `<wsen:Enumerate/>`, 400, "wsa:DestinationUnreachable", detailInvalidResourceURI},
+	}
+	for _, c := range cases {
+		st, root, raw := s.post(t, envelope(actionEnumerate, c.uri, "", c.body))
+		_, sub, detail := faultOf(root)
+		if st != c.status || sub != c.sub || detail != c.detail {
+			t.Errorf("%s: got %d %s %s, want %d %s %s\n%s", c.name, st, sub, detail, c.status, c.sub, c.detail, raw)
+		}
+	}
+	// Pull and Release of unknown and released contexts.
+	st, root, _ := s.post(t, envelope(actionPull, uriCS, "", pullBody("uuid:nope", "")))
+	if code, sub, _ := faultOf(root); st != 500 || code != "s:Receiver" || sub != "wsen:InvalidEnumerationContext" {
+		t.Errorf("unknown context: %d %s %s", st, code, sub)
+	}
+	_, root, _ = s.post(t, envelope(actionEnumerate, uriCS, "", `<wsen:Enumerate/>`))
+	ctx := path(root, "Body/EnumerateResponse/EnumerationContext").trimmed()
+	if st, _, raw := s.post(t, envelope(actionRelease, uriCS, "", `<wsen:Release><wsen:EnumerationContext>`+ctx+`</wsen:EnumerationContext></wsen:Release>`)); st != 200 {
+		t.Fatalf("Release: %d %s", st, raw)
+	}
+	st, root, _ = s.post(t, envelope(actionPull, uriCS, "", pullBody(ctx, "")))
+	if _, sub, _ := faultOf(root); st != 500 || sub != "wsen:InvalidEnumerationContext" {
+		t.Errorf("released context: %d %s", st, sub)
+	}
+	if s.core.openContexts() != 0 {
+		t.Errorf("Release left the core context open")
+	}
+	st, root, _ = s.post(t, envelope(actionPull, uriCS, "", `<wsen:Pull/>`))
+	if _, sub, _ := faultOf(root); st != 400 || sub != "wsman:SchemaValidationError" {
+		t.Errorf("Pull without context: %d %s", st, sub)
+	}
+}
+
+func TestEnumerationExpires(t *testing.T) {
+	s := newTestServer(t)
+	_, root, raw := s.post(t, envelope(actionEnumerate, uriCS, "", `<wsen:Enumerate><wsen:Expires>PT0.2S</wsen:Expires></wsen:Enumerate>`))
+	ctx := path(root, "Body/EnumerateResponse/EnumerationContext").trimmed()
+	if ctx == "" || path(root, "Body/EnumerateResponse/Expires") == nil {
+		t.Fatalf("no context or Expires: %s", raw)
+	}
+	time.Sleep(300 * time.Millisecond)
+	st, root, _ := s.post(t, envelope(actionPull, uriCS, "", pullBody(ctx, "")))
+	if _, sub, _ := faultOf(root); st != 500 || sub != "wsen:InvalidEnumerationContext" {
+		t.Fatalf("expired context: %d %s", st, sub)
+	}
+	if s.core.openContexts() != 0 {
+		t.Errorf("the expired context is still open in the core")
+	}
+}
+
+func TestTotalItemsCountEstimateAndBigEnumeration(t *testing.T) {
+	s := newTestServer(t)
+	s.core.addMany(2500)
+	hdr := `<wsman:RequestTotalItemsCountEstimate/>`
+	_, root, _ := s.post(t, envelope(actionEnumerate, uriCS, hdr, `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`))
+	if got := path(root, "Header/TotalItemsCountEstimate").trimmed(); got != "2502" {
+		t.Fatalf("estimate %q", got)
+	}
+	items, n := enumerateAll(t, s, uriCS, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`, 1000)
+	if len(items) != 2502 || n != 3 {
+		t.Fatalf("%d items in %d responses", len(items), n)
+	}
+	// A small MaxEnvelopeSize splits batches without losing items.
+	items, n = enumerateAll(t, s, uriCS, `<wsman:MaxEnvelopeSize s:mustUnderstand="true">16384</wsman:MaxEnvelopeSize>`,
+		`<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`, 1000)
+	seen := map[string]bool{}
+	for _, it := range items {
+		seen[path(it, "Name").trimmed()] = true
+	}
+	if len(items) != 2502 || len(seen) != 2502 || n < 10 {
+		t.Fatalf("with a 16 KiB envelope: %d items (%d distinct) in %d responses", len(items), len(seen), n)
+	}
+}
