@@ -8,6 +8,10 @@
 // Callers code against Engine and Machine only, so the CIM providers behave
 // the same on both.
 //
+// The package also holds what both backends share, so they behave alike:
+// Config.Validate, EventHub, ConsoleBuffer, the snapshot directory helpers
+// (CreateSnapshotDir, WriteFileDurably) and HardwareKVM.
+//
 // Every method is safe for concurrent use. Errors wrap the sentinel values
 // declared here (ErrInvalidState, ErrNotFound, ...) so callers can test them
 // with errors.Is whatever the backend.

@@ -43,7 +43,9 @@ terminal, and exits when the guest powers off.
   --disk FILE[,ro][,format=vmdk|raw]
                      a virtio disk (repeatable): a VMDK of any variant or a raw image
   --nic TAP[,mac=52:54:00:xx:xx:xx]
-                     a virtio network adapter on a host tap interface (repeatable)
+                     a virtio network adapter on an existing host tap interface
+                     (repeatable); with --backend libvirt also
+                     network=NAME (a libvirt network) or bridge=BR (a host bridge)
   --cpus N           virtual CPUs (default 1)
   --memory SIZE      guest RAM, e.g. 64M, 1G; a plain number is MiB (default 256M)
   --backend kvm|libvirt
@@ -55,6 +57,14 @@ terminal, and exits when the guest powers off.
 
 On a terminal, input goes to the guest and Ctrl-] stops the machine. With
 input from a pipe, the input is typed into the guest until it ends.
+
+With --backend libvirt the machine is a libvirt domain, defined for the
+run and undefined afterwards. libvirtd must run (virtlogd -d && libvirtd -d
+where there is no systemd; see docs/hypervisor-libvirt.md), and QEMU runs
+as an unprivileged user (libvirt-qemu on Debian), so every directory on the
+paths of the kernel, initrd and disks must be searchable by it. Without
+hardware KVM (kvm_intel, kvm_amd) QEMU emulates the CPU: a Linux kernel
+takes seconds to boot.
 
 Exit status: 0 when the guest powered off (or was stopped with Ctrl-]),
 1 when the machine could not be run, 2 for bad arguments, 3 when the guest
@@ -168,6 +178,9 @@ func parseVMRun(args []string, stderr io.Writer) (*vmRunOptions, error) {
 		if err != nil {
 			return nil, err
 		}
+		if nc.Network != "" && o.backend != "libvirt" {
+			return nil, fmt.Errorf("--nic %q: network= and bridge= apply to the libvirt backend only", n)
+		}
 		o.cfg.NICs = append(o.cfg.NICs, nc)
 	}
 	return &o, nil
@@ -219,10 +232,21 @@ func parseDisk(s string, i int) (hypervisor.DiskConfig, error) {
 	return d, nil
 }
 
-// parseNIC reads TAP[,mac=ADDR].
+// parseNIC reads TAP[,mac=ADDR], network=NAME[,mac=ADDR] or
+// bridge=BR[,mac=ADDR].
 func parseNIC(s string, i int) (hypervisor.NICConfig, error) {
 	parts := strings.Split(s, ",")
-	n := hypervisor.NICConfig{ID: fmt.Sprintf("nic%d", i), Tap: parts[0]}
+	n := hypervisor.NICConfig{ID: fmt.Sprintf("nic%d", i)}
+	if network, ok := strings.CutPrefix(parts[0], "network="); ok {
+		n.Network = network
+	} else if bridge, ok := strings.CutPrefix(parts[0], "bridge="); ok {
+		n.Network = "bridge:" + bridge
+	} else {
+		n.Tap = parts[0]
+	}
+	if n.Tap == "" && n.Network == "" || n.Network == "bridge:" {
+		return n, fmt.Errorf("--nic %q: no tap, network or bridge named", s)
+	}
 	for _, p := range parts[1:] {
 		mac, ok := strings.CutPrefix(p, "mac=")
 		if !ok {

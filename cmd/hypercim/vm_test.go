@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hypercim/hypercim/hypervisor"
 )
 
 // vmGuest builds the test guest once for this test binary.
@@ -106,6 +109,8 @@ func TestVMRunErrors(t *testing.T) {
 		{[]string{"vm", "run", "--kernel", "k", "--backend", "xen"}, 2, "--backend"},
 		{[]string{"vm", "run", "--kernel", "k", "--disk", "a.vmdk,fast"}, 2, "unknown option"},
 		{[]string{"vm", "run", "--kernel", "k", "--backend", "libvirt", "--transport", "mmio"}, 2, "kvm backend only"},
+		{[]string{"vm", "run", "--kernel", "k", "--nic", "network=default"}, 2, "libvirt backend only"},
+		{[]string{"vm", "run", "--kernel", "k", "--backend", "libvirt", "--nic", "bridge="}, 2, "no tap, network or bridge"},
 		{[]string{"vm", "stop"}, 2, "unknown subcommand"},
 		{[]string{"vm", "run", "--kernel", "/nonexistent/kernel", "--memory", "64M"}, 1, "/nonexistent/kernel"},
 		{[]string{"vm", "run", "--kernel", "k", "--cpus", "0"}, 1, "vCPUs 0"},
@@ -153,5 +158,17 @@ func TestVMParse(t *testing.T) {
 	}
 	if o.cfg.VCPUs != 2 || o.cfg.MemoryBytes != 256<<20 || o.backend != "kvm" {
 		t.Errorf("config %+v", o.cfg)
+	}
+	o, err = parseVMRun([]string{"--backend", "libvirt", "--kernel", "k", "--nic", "network=default,mac=52:54:00:aa:00:02", "--nic", "bridge=br0", "--nic", "tap3"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []hypervisor.NICConfig{
+		{ID: "nic0", Network: "default", MAC: "52:54:00:aa:00:02"},
+		{ID: "nic1", Network: "bridge:br0"},
+		{ID: "nic2", Tap: "tap3"},
+	}
+	if !slices.Equal(o.cfg.NICs, want) {
+		t.Errorf("libvirt NICs %+v, want %+v", o.cfg.NICs, want)
 	}
 }

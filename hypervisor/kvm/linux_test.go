@@ -26,22 +26,12 @@ func linuxCmdline(mode linuxguest.Mode) string {
 	}})
 }
 
-// hardwareKVM reports whether /dev/kvm is backed by VT-x or SVM.
-func hardwareKVM() bool {
-	for _, m := range []string{"/sys/module/kvm_intel", "/sys/module/kvm_amd"} {
-		if _, err := os.Stat(m); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
 // TestDebianKernelBoot boots Debian's cloud kernel with a busybox
 // initramfs that loads the virtio modules and reports the VMDK disk. Only
 // hardware KVM runs a stock kernel: on KVM-PVM (this project's CI) it does
 // not get through early boot, so the test skips there.
 func TestDebianKernelBoot(t *testing.T) {
-	if !hardwareKVM() {
+	if !hypervisor.HardwareKVM() {
 		t.Skip("needs hardware KVM (the kvm_intel or kvm_amd module): a stock Linux kernel does not boot on this host's /dev/kvm (KVM-PVM)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

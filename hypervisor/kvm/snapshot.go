@@ -100,7 +100,7 @@ func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.Snap
 
 // writeSnapshot saves a paused VM into dir.
 func (v *vm) writeSnapshot(dir, uuid string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := hypervisor.CreateSnapshotDir(dir); err != nil {
 		return err
 	}
 	st := &snapshotState{Format: snapshotFormat, Version: snapshotVersion, Time: time.Now().UTC(), Machine: uuid,
@@ -137,20 +137,17 @@ func (v *vm) writeSnapshot(dir, uuid string) error {
 		}
 		st.Devices = append(st.Devices, d)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, snapshotMemoryFile), v.writeMemory); err != nil {
+	if err := hypervisor.WriteFileDurably(filepath.Join(dir, snapshotMemoryFile), v.writeMemory); err != nil {
 		return fmt.Errorf("guest memory: %w", err)
 	}
 	js, err := json.MarshalIndent(st, "", "\t")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, snapshotStateFile), func(f *os.File) error {
+	return hypervisor.WriteFileDurably(filepath.Join(dir, snapshotStateFile), func(f *os.File) error {
 		_, err := f.Write(js)
 		return err
-	}); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	})
 }
 
 func (v *vm) windowIndex(w *mmioWindow) int {
@@ -373,35 +370,4 @@ func (v *vm) restore(dir string, st *snapshotState) error {
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes path through fill into a temporary file that is
-// synced and renamed over path, so a crash leaves the old file or the new.
-func writeFileAtomic(path string, fill func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

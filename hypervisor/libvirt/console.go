@@ -25,10 +25,7 @@ func (c *console) Subscribe(ctx context.Context) <-chan []byte { return c.m.buf.
 // *hypervisor.StateError while no console stream is open (the machine is
 // not running).
 func (c *console) Write(p []byte) (int, error) {
-	c.m.mu.Lock()
-	s := c.m.session
-	c.m.mu.Unlock()
-	if s != nil {
+	if s := c.m.currentSession(); s != nil {
 		if n, err := s.in.Write(p); err == nil {
 			return n, nil
 		}
@@ -49,10 +46,7 @@ var errSessionClosed = errors.New("console session closed")
 
 // ensureConsole attaches the console unless a stream is open.
 func (m *Machine) ensureConsole(ctx context.Context) error {
-	m.mu.Lock()
-	s := m.session
-	m.mu.Unlock()
-	if s != nil {
+	if s := m.currentSession(); s != nil {
 		select {
 		case <-s.done:
 		default:
@@ -114,12 +108,16 @@ func (m *Machine) attachConsole(ctx context.Context) error {
 
 // detachConsole closes the console stream, if any, and waits for it.
 func (m *Machine) detachConsole() {
-	m.mu.Lock()
-	s := m.session
-	m.mu.Unlock()
-	if s != nil {
+	if s := m.currentSession(); s != nil {
 		m.endSession(s)
 	}
+}
+
+// currentSession returns the open console stream, if any.
+func (m *Machine) currentSession() *consoleSession {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.session
 }
 
 func (m *Machine) endSession(s *consoleSession) {

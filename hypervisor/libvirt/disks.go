@@ -1,16 +1,11 @@
 package libvirt
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/hypercim/hypercim/hypervisor"
+	"github.com/hypercim/hypercim/vmdk"
 )
 
 // diskLayout is how QEMU opens one DiskConfig.
@@ -35,11 +30,11 @@ type flatExtent struct {
 	size       uint64 // bytes
 }
 
-// Sizes of what a VMDK descriptor file may be; anything larger is data.
-const maxDescriptorBytes = 1 << 20
-
 // inspectDisk decides how QEMU opens d, detecting the format from the
-// content when d.Format is empty. The path is made absolute, because
+// content when d.Format is empty. The image is opened read-only with
+// package vmdk, so a VMDK the kvm backend could not open (corrupt, a delta
+// whose parent changed, an extent outside its directory) is refused here
+// too rather than left to QEMU. The path is made absolute, because
 // libvirtd resolves relative paths from its own working directory.
 func inspectDisk(d hypervisor.DiskConfig) (hypervisor.DiskConfig, diskLayout, error) {
 	bad := func(format string, args ...any) error {
@@ -50,114 +45,32 @@ func inspectDisk(d hypervisor.DiskConfig) (hypervisor.DiskConfig, diskLayout, er
 		return d, diskLayout{}, bad("%v", err)
 	}
 	d.Path = abs
-	f, err := os.Open(abs)
+	// The caller's "raw" is taken at its word (no probing, as QEMU does
+	// with an explicit format); anything else is detected.
+	opts := vmdk.OpenOptions{ReadOnly: true}
+	if d.Format == "raw" {
+		opts.Format = vmdk.FormatRaw
+	}
+	img, err := vmdk.Open(abs, opts)
 	if err != nil {
-		return d, diskLayout{}, bad("%v", err)
+		return d, diskLayout{}, fmt.Errorf("%w: disk %s: %w", hypervisor.ErrInvalidConfig, d.ID, err)
 	}
-	defer f.Close()
-	head := make([]byte, 512)
-	n, err := io.ReadFull(f, head)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return d, diskLayout{}, bad("reading %s: %v", abs, err)
-	}
-	head = head[:n]
-	kind := sniff(head)
-	if kind == "qcow2" {
-		return d, diskLayout{}, bad("%s is a qcow2 image; the libvirt backend takes vmdk or raw disks", abs)
-	}
-	switch d.Format {
-	case "":
-		d.Format = "raw"
-		if kind != "raw" {
-			d.Format = "vmdk"
-		}
-	case "vmdk":
-		if kind == "raw" {
-			return d, diskLayout{}, bad("%s is not a VMDK (no sparse header or descriptor)", abs)
-		}
+	defer img.Close()
+	switch format := img.Format(); {
+	case format == vmdk.FormatQCOW2:
+		return d, diskLayout{}, bad("%s is a qcow2 image; the libvirt backend takes vmdk or raw disks (hypercim vmdk convert makes a VMDK of it)", abs)
+	case d.Format == "vmdk" && format != vmdk.FormatVMDK:
+		return d, diskLayout{}, bad("%s is not a VMDK (no sparse header or descriptor)", abs)
+	case d.Format == "":
+		d.Format = string(format)
 	}
 	layout := diskLayout{driver: d.Format, file: abs, readOnly: d.ReadOnly}
-	if d.Format == "vmdk" && kind == "descriptor" {
-		text, err := io.ReadAll(io.NewSectionReader(f, 0, maxDescriptorBytes))
-		if err != nil {
-			return d, diskLayout{}, bad("reading %s: %v", abs, err)
-		}
-		if ext, ro, ok := singleFlatExtent(abs, text); ok {
-			layout = diskLayout{driver: "raw", file: ext.path, readOnly: d.ReadOnly || ro,
-				flat: &flatExtent{descriptor: abs, offset: ext.offset, size: ext.size}}
-		}
+	if d.Format != "vmdk" {
+		return d, layout, nil
+	}
+	if r, ok := img.FlatRange(); ok {
+		layout = diskLayout{driver: "raw", file: r.File, readOnly: d.ReadOnly || r.ReadOnly,
+			flat: &flatExtent{descriptor: abs, offset: uint64(r.Offset), size: uint64(r.Size)}}
 	}
 	return d, layout, nil
-}
-
-// sniff classifies an image by its first bytes: "sparse" (hosted or ESX
-// sparse VMDK), "descriptor" (a VMDK text descriptor), "qcow2" or "raw".
-func sniff(head []byte) string {
-	switch {
-	case bytes.HasPrefix(head, []byte("KDMV")), bytes.HasPrefix(head, []byte("COWD")):
-		return "sparse"
-	case bytes.HasPrefix(head, []byte("QFI\xfb")):
-		return "qcow2"
-	case bytes.HasPrefix(head, []byte("# Disk DescriptorFile")), bytes.Contains(head, []byte("\ncreateType=")):
-		return "descriptor"
-	}
-	return "raw"
-}
-
-type extentFile struct {
-	path         string
-	offset, size uint64
-}
-
-// singleFlatExtent reports the extent of a descriptor that describes a
-// whole disk in one flat extent (monolithicFlat, vmfs, a single-extent
-// twoGbMaxExtentFlat) with no parent, so that the bytes QEMU's vmdk driver
-// would serve are exactly a range of that file. Anything else (sparse
-// extents, several extents, a delta with a parent, an extent outside the
-// descriptor's directory or shorter than declared) is left to QEMU's vmdk
-// driver.
-func singleFlatExtent(descriptor string, text []byte) (extentFile, bool, bool) {
-	var extents []string
-	parentless := true
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == "parentCID" {
-			parentless = strings.EqualFold(strings.Trim(strings.TrimSpace(v), `"`), "ffffffff")
-		}
-		if strings.HasPrefix(line, "RW ") || strings.HasPrefix(line, "RDONLY ") || strings.HasPrefix(line, "NOACCESS ") {
-			extents = append(extents, line)
-		}
-	}
-	if !parentless || len(extents) != 1 {
-		return extentFile{}, false, false
-	}
-	// RW 131072 FLAT "disk-flat.vmdk" 0
-	access, rest, _ := strings.Cut(extents[0], " ")
-	sectorsText, rest, _ := strings.Cut(strings.TrimSpace(rest), " ")
-	kind, rest, _ := strings.Cut(strings.TrimSpace(rest), " ")
-	rest = strings.TrimSpace(rest)
-	if access == "NOACCESS" || (kind != "FLAT" && kind != "VMFS") || !strings.HasPrefix(rest, `"`) {
-		return extentFile{}, false, false
-	}
-	name, offsetText, ok := strings.Cut(rest[1:], `"`)
-	if !ok || name == "" || filepath.IsAbs(name) || strings.Contains(name, "..") {
-		return extentFile{}, false, false
-	}
-	sectors, err := strconv.ParseUint(sectorsText, 10, 64)
-	if err != nil || sectors == 0 {
-		return extentFile{}, false, false
-	}
-	var offset uint64
-	if o := strings.TrimSpace(offsetText); o != "" {
-		if offset, err = strconv.ParseUint(o, 10, 64); err != nil {
-			return extentFile{}, false, false
-		}
-	}
-	path := filepath.Join(filepath.Dir(descriptor), name)
-	st, err := os.Stat(path)
-	if err != nil || !st.Mode().IsRegular() || uint64(st.Size()) < (offset+sectors)*512 {
-		return extentFile{}, false, false
-	}
-	return extentFile{path: path, offset: offset * 512, size: sectors * 512}, access == "RDONLY", true
 }

@@ -4,7 +4,8 @@
 //
 // A machine is a persistent libvirt domain: type "kvm" where the host has
 // hardware KVM, "qemu" (TCG, software emulation) elsewhere; direct kernel
-// boot; virtio disks opened with QEMU's vmdk or raw driver; virtio NICs;
+// boot; virtio disks, checked with package vmdk and opened with QEMU's
+// vmdk driver, or its raw driver for raw images and flat VMDKs; virtio NICs;
 // a serial console whose output the engine captures; a pvpanic device.
 // Domains carry a metadata element in hypercim's namespace, which is how a
 // later process tells them from other domains and finds them again with
@@ -18,7 +19,7 @@
 // missed and reattaches consoles.
 //
 // Snapshot and Restore use libvirt's save images; see Machine.Snapshot for
-// the limit this puts on sparse VMDK disks. docs/hypervisor-libvirt.md
+// the limit QEMU's vmdk driver puts on them. docs/hypervisor-libvirt.md
 // describes the mapping, the domain XML and how to run libvirtd without
 // systemd.
 //

@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,28 +124,44 @@ func TestInspectDisk(t *testing.T) {
 	}
 }
 
-func TestSingleFlatExtent(t *testing.T) {
+// TestInspectFlatDescriptors checks which descriptors are opened as raw
+// ranges of their one flat extent, which go through QEMU's vmdk driver,
+// and which are refused because package vmdk cannot open them.
+func TestInspectFlatDescriptors(t *testing.T) {
 	dir := t.TempDir()
-	desc := filepath.Join(dir, "d.vmdk")
 	os.WriteFile(filepath.Join(dir, "d-flat.vmdk"), make([]byte, 3*512), 0o644)
-	for _, c := range []struct {
-		text string
-		ok   bool
-		ro   bool
-		off  uint64
+	const head = "# Disk DescriptorFile\nversion=1\nCID=fffffffe\ncreateType=\"monolithicFlat\"\n"
+	for i, c := range []struct {
+		text   string
+		driver string // "" when refused
+		ro     bool
+		off    uint64
 	}{
-		{"parentCID=ffffffff\nRW 2 FLAT \"d-flat.vmdk\" 1\n", true, false, 512},
-		{"RDONLY 3 VMFS \"d-flat.vmdk\"\n", true, true, 0},
-		{"parentCID=12345678\nRW 2 FLAT \"d-flat.vmdk\" 0\n", false, false, 0},
-		{"RW 2 FLAT \"d-flat.vmdk\" 0\nRW 1 FLAT \"d-flat.vmdk\" 2\n", false, false, 0},
-		{"RW 2 SPARSE \"d-flat.vmdk\"\n", false, false, 0},
-		{"RW 2 FLAT \"../d-flat.vmdk\" 0\n", false, false, 0},
-		{"RW 4 FLAT \"d-flat.vmdk\" 0\n", false, false, 0},
-		{"NOACCESS 2 FLAT \"d-flat.vmdk\" 0\n", false, false, 0},
+		{head + "parentCID=ffffffff\nRW 2 FLAT \"d-flat.vmdk\" 1\n", "raw", false, 512},
+		{head + "RDONLY 3 VMFS \"d-flat.vmdk\"\n", "raw", true, 0},
+		{head + "parentCID=12345678\nRW 2 FLAT \"d-flat.vmdk\" 0\n", "", false, 0}, // a delta naming no parent
+		{head + "RW 2 FLAT \"d-flat.vmdk\" 0\nRW 1 FLAT \"d-flat.vmdk\" 2\n", "vmdk", false, 0},
+		{head + "RW 2 SPARSE \"d-flat.vmdk\"\n", "", false, 0},     // not a sparse extent
+		{head + "RW 2 FLAT \"../d-flat.vmdk\" 0\n", "", false, 0},  // outside the directory
+		{head + "RW 4 FLAT \"d-flat.vmdk\" 0\n", "vmdk", false, 0}, // longer than the file
+		{head + "NOACCESS 2 FLAT \"d-flat.vmdk\" 0\n", "vmdk", false, 0},
 	} {
-		ext, ro, ok := singleFlatExtent(desc, []byte(c.text))
-		if ok != c.ok || ro != c.ro || (ok && ext.offset != c.off) {
-			t.Errorf("%q: ok %v ro %v offset %d; want %v %v %d", c.text, ok, ro, ext.offset, c.ok, c.ro, c.off)
+		desc := filepath.Join(dir, fmt.Sprintf("d%d.vmdk", i))
+		os.WriteFile(desc, []byte(c.text), 0o644)
+		d, layout, err := inspectDisk(hypervisor.DiskConfig{ID: "d", Path: desc})
+		if c.driver == "" {
+			if !errors.Is(err, hypervisor.ErrInvalidConfig) {
+				t.Errorf("%q: layout %+v, %v; want ErrInvalidConfig", c.text, layout, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.text, err)
+			continue
+		}
+		flat := layout.flat != nil
+		if layout.driver != c.driver || flat != (c.driver == "raw") || layout.readOnly != c.ro || (flat && layout.flat.offset != c.off) || d.Format != "vmdk" {
+			t.Errorf("%q: driver %s flat %v ro %v layout %+v format %q; want %s ro %v offset %d", c.text, layout.driver, flat, layout.readOnly, layout.flat, d.Format, c.driver, c.ro, c.off)
 		}
 	}
 }
@@ -330,6 +347,13 @@ func TestWrapErrors(t *testing.T) {
 	}
 	if err := wrap("op", golibvirt.ErrInterrupted); !errors.Is(err, hypervisor.ErrUnavailable) || !strings.Contains(err.Error(), "libvirtd -d") {
 		t.Errorf("a lost connection: %v", err)
+	}
+	denied := wrap("start", golibvirt.Error{Code: uint32(golibvirt.ErrInternalError), Message: "qemu: could not open kernel file '/root/vmlinuz': Permission denied"})
+	if err := withAccessHint(denied); !errors.Is(err, denied) || !strings.Contains(err.Error(), "chmod o+x") {
+		t.Errorf("a start refused for permissions: %v", err)
+	}
+	if other := wrap("start", golibvirt.Error{Message: "no such network"}); withAccessHint(other) != other {
+		t.Errorf("withAccessHint changed %v", other)
 	}
 	var se *hypervisor.StateError
 	if err := stateError("pause", hypervisor.StateStopped, golibvirt.Error{Message: "domain is not running"}); !errors.As(err, &se) ||

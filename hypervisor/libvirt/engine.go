@@ -128,7 +128,7 @@ func dial(opts Options) (*golibvirt.Libvirt, error) {
 // with VT-x or SVM (kvm_intel, kvm_amd). Other /dev/kvm providers, such as
 // PVM, need paravirtualised guest kernels.
 func chooseDomainType(conn *golibvirt.Libvirt) (string, error) {
-	if !hardwareKVM() {
+	if !hypervisor.HardwareKVM() {
 		return "qemu", nil
 	}
 	text, err := conn.ConnectGetCapabilities()
@@ -150,15 +150,6 @@ func chooseDomainType(conn *golibvirt.Libvirt) (string, error) {
 		}
 	}
 	return "qemu", nil
-}
-
-func hardwareKVM() bool {
-	for _, m := range []string{"/sys/module/kvm_intel", "/sys/module/kvm_amd"} {
-		if _, err := os.Stat(m); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // Name implements hypervisor.Engine.

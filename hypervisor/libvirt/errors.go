@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -77,4 +78,14 @@ func stateError(op string, st hypervisor.State, cause error) error {
 		return fmt.Errorf("%w (libvirt: %s)", se, lerr.Message)
 	}
 	return fmt.Errorf("%w (%v)", se, cause)
+}
+
+// withAccessHint adds what to do to an emulator start that failed because
+// QEMU, which libvirt runs as an unprivileged user, could not open a file.
+func withAccessHint(err error) error {
+	if err == nil || !strings.Contains(err.Error(), "Permission denied") {
+		return err
+	}
+	return fmt.Errorf("%w; QEMU runs as an unprivileged user (libvirt-qemu on Debian): every directory on the paths "+
+		"of the kernel, initrd and disk images must be searchable by it (chmod o+x DIR)", err)
 }

@@ -227,7 +227,7 @@ func (m *Machine) Start(ctx context.Context) error {
 	m.expect(hidden...)
 	if _, err := conn.DomainCreateWithFlags(m.dom(), uint32(golibvirt.DomainStartPaused)); err != nil {
 		m.unexpect(hidden...)
-		return m.fail("start", err)
+		return withAccessHint(m.fail("start", err))
 	}
 	return m.run(ctx, conn, time.Now(), true, hidden)
 }
@@ -410,7 +410,27 @@ func (m *Machine) onLifecycle(event, detail int32) {
 	} else if st == hypervisor.StatePaused && m.pausedByCrash() {
 		return // QEMU stopped the vCPUs on a guest panic: the CRASHED event follows
 	}
+	if golibvirt.DomainEventType(event) == golibvirt.DomainEventStopped {
+		m.drainConsole()
+	}
 	m.publish(kind, st, reason)
+}
+
+// consoleDrain bounds the wait for the console stream of an exited
+// emulator: libvirtd ends it within milliseconds of QEMU's exit.
+const consoleDrain = 2 * time.Second
+
+// drainConsole waits until the console stream has delivered the output of
+// an emulator that exited. The stream and the events come over different
+// connections, so without it a subscriber seeing the machine stop (such as
+// `hypercim vm run`, which then exits) could miss the guest's last lines.
+func (m *Machine) drainConsole() {
+	if s := m.currentSession(); s != nil {
+		select {
+		case <-s.done:
+		case <-time.After(consoleDrain):
+		}
+	}
 }
 
 // pausedByCrash reports whether the domain is paused, or already stopped,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	golibvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/hypercim/hypercim/hypervisor"
+	"github.com/hypercim/hypercim/vmdk"
 )
 
 // A snapshot directory holds libvirt's save image (virDomainSaveFlags: the
@@ -49,9 +49,10 @@ type manifestDisk struct {
 // only the pause while the state is written.
 //
 // QEMU cannot save a machine while its vmdk driver has a disk open (the
-// driver blocks migration, which saving uses), so sparse VMDK disks make
-// Snapshot fail with hypervisor.ErrNotSupported. Flat VMDKs are opened as
-// raw ranges of their extent and raw disks are fine.
+// driver blocks migration, which saving uses), so sparse, stream-optimized
+// and split VMDKs and deltas make Snapshot fail with
+// hypervisor.ErrNotSupported, saying what to do instead. Flat VMDKs are
+// opened as raw ranges of their extent, and raw disks are fine.
 func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.SnapshotOptions) error {
 	conn, st, release, err := m.begin(ctx, "snapshot", isLive)
 	if err != nil {
@@ -73,9 +74,7 @@ func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.Snap
 	}
 	for _, d := range live.cfg.Disks {
 		if live.drivers[d.ID] == "vmdk" {
-			return fmt.Errorf("libvirt: snapshot: %w: disk %s (%s) is a sparse VMDK, and QEMU's vmdk driver cannot save a running machine; "+
-				"stop the machine instead, or use a flat VMDK (qemu-img convert -O vmdk -o subformat=monolithicFlat) or a raw disk",
-				hypervisor.ErrNotSupported, d.ID, d.Path)
+			return vmdkSnapshotError(d)
 		}
 		_, capacity, _, err := conn.DomainGetBlockInfo(dom, live.targets[d.ID], 0)
 		if err != nil {
@@ -83,7 +82,7 @@ func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.Snap
 		}
 		man.Disks = append(man.Disks, manifestDisk{ID: d.ID, Bytes: capacity})
 	}
-	if err := makeSnapshotDir(dir); err != nil {
+	if err := hypervisor.CreateSnapshotDir(dir); err != nil {
 		return err
 	}
 	image := filepath.Join(dir, snapshotImage)
@@ -119,8 +118,11 @@ func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.Snap
 		os.Remove(filepath.Join(dir, snapshotManifest))
 		return m.fail("snapshot", err)
 	}
-	if err := syncFile(image); err != nil {
-		return err
+	// libvirtd wrote the image: make its data and its name durable.
+	for _, p := range []string{image, dir} {
+		if err := hypervisor.SyncPath(p); err != nil {
+			return fmt.Errorf("libvirt: snapshot: %w", err)
+		}
 	}
 	m.detachConsole()
 	if opts.Stop {
@@ -136,6 +138,26 @@ func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.Snap
 			dir, m.fail("restore", err))
 	}
 	return m.run(ctx, conn, time.Now().Add(-man.Uptime), !man.Paused, hidden)
+}
+
+// vmdkSnapshotError refuses the snapshot of a running machine with a disk
+// open through QEMU's vmdk driver. The driver registers a migration
+// blocker, and libvirt writes memory with QEMU's migration stream whatever
+// the API (virDomainSave, an external snapshot with memory; internal
+// snapshots need qcow2), so there is no way round it on this backend.
+func vmdkSnapshotError(d hypervisor.DiskConfig) error {
+	kind := "a sparse VMDK"
+	if info, err := vmdk.Inspect(d.Path, vmdk.OpenOptions{}); err == nil && info.Subformat != "" {
+		kind = "a " + string(info.Subformat) + " VMDK"
+		if info.ParentCID != "" {
+			kind += " delta"
+		}
+	}
+	return fmt.Errorf("libvirt: snapshot: %w: disk %s (%s) is %s, which QEMU opens with its vmdk driver, and that driver "+
+		"cannot save a running machine (QEMU: \"does not support live migration\"). Shut the machine down instead; "+
+		"or, while it is stopped, convert the disk to a flat VMDK (hypercim vmdk convert --subformat monolithicFlat SRC DST) "+
+		"or a raw image and point the machine at it; or run the machine on the kvm backend, which snapshots any VMDK",
+		hypervisor.ErrNotSupported, d.ID, d.Path, kind)
 }
 
 // Restore implements hypervisor.Machine with virDomainRestoreFlags. The
@@ -180,7 +202,7 @@ func (m *Machine) Restore(ctx context.Context, dir string, opts hypervisor.Resto
 	m.expect(hidden...)
 	if err := conn.DomainRestoreFlags(image, golibvirt.OptString{xml}, uint32(golibvirt.DomainSavePaused)); err != nil {
 		m.unexpect(hidden...)
-		err = m.fail("restore", err)
+		err = withAccessHint(m.fail("restore", err))
 		if !errors.Is(err, hypervisor.ErrInvalidState) {
 			err = fmt.Errorf("%w (%w)", err, hypervisor.ErrSnapshot)
 		}
@@ -216,38 +238,18 @@ func checkSnapshotDisks(conn *golibvirt.Libvirt, dom golibvirt.Domain, man manif
 	return nil
 }
 
-// makeSnapshotDir creates dir, or accepts it empty.
-func makeSnapshotDir(dir string) error {
-	err := os.Mkdir(dir, 0o700)
-	if errors.Is(err, fs.ErrExist) {
-		entries, rerr := os.ReadDir(dir)
-		if rerr == nil && len(entries) == 0 {
-			return nil
-		}
-		return fmt.Errorf("%w: snapshot directory %s exists and is not empty", hypervisor.ErrInvalidConfig, dir)
-	}
-	if err != nil {
-		return fmt.Errorf("libvirt: snapshot: %w", err)
-	}
-	return nil
-}
-
 func writeManifest(dir string, man manifest) error {
 	data, err := json.MarshalIndent(man, "", "  ")
+	if err == nil {
+		err = hypervisor.WriteFileDurably(filepath.Join(dir, snapshotManifest), func(f *os.File) error {
+			_, err := f.Write(append(data, '\n'))
+			return err
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("libvirt: snapshot manifest: %w", err)
 	}
-	tmp := filepath.Join(dir, snapshotManifest+".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("libvirt: snapshot manifest: %w", err)
-	}
-	if err := syncFile(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, snapshotManifest)); err != nil {
-		return fmt.Errorf("libvirt: snapshot manifest: %w", err)
-	}
-	return syncFile(dir)
+	return nil
 }
 
 func readManifest(dir string) (manifest, error) {
@@ -261,18 +263,4 @@ func readManifest(dir string) (manifest, error) {
 			hypervisor.ErrSnapshot, dir, man.Format, err)
 	}
 	return man, nil
-}
-
-// syncFile flushes a file or directory to stable storage, so a snapshot
-// acknowledged to the caller survives a crash.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("libvirt: snapshot: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("libvirt: snapshot: sync %s: %w", path, err)
-	}
-	return nil
 }

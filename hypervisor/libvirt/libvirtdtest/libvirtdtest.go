@@ -10,6 +10,9 @@
 // whichever process finds itself the last user (it can take the users lock
 // exclusively) stops the daemons named in the marker. Daemons that were
 // already running (started by an operator or systemd) are never stopped.
+//
+// NewGuest prepares a stock Linux guest (Debian's cloud kernel and
+// hypercim's test initramfs) that QEMU can read, for tests in any package.
 package libvirtdtest
 
 import (
