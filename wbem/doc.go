@@ -16,6 +16,18 @@
 //	err = srv.EnumerateInstances(ctx, "root/virt", "CIM_ComputerSystem", wbem.InstanceOptions{DeepInheritance: true},
 //		func(inst *cim.Instance) error { ...; return nil })
 //
+// Indications (DSP1054): Server.Indications is the indication service.
+// Providers publish with PublishIndication and PublishLifecycle (the
+// IndicationPublisher interface) and may test IndicationsWanted first; the
+// core publishes CIM_InstCreation, CIM_InstModification and
+// CIM_InstDeletion for static instances, only while a subscription may
+// select them. Subscriptions are CIM objects of root/interop, served by
+// providers/interop and stored in the repository's database, or Go
+// subscriptions (Indications.Subscribe, for WS-Eventing) with a delivery
+// function. Delivery goes through an IndicationExporter per protocol
+// (wbem/cimxml/export for CIM-XML), in order per destination, with
+// retries, and never blocks a publisher. docs/indications.md describes it.
+//
 // A provider implements InstanceProvider (and, for what it supports,
 // InstanceNameEnumerator, InstanceCreator, InstanceModifier,
 // InstanceDeleter, AssociationProvider) and/or MethodProvider; it is asked

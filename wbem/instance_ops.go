@@ -374,7 +374,7 @@ func (s *Server) CreateInstance(ctx context.Context, ns string, inst *cim.Instan
 	}
 	reg := s.reg.instanceProvider(c.ns, cls.Name)
 	if reg == nil {
-		path, err := s.repo.CreateInstance(c.ns, inst)
+		path, err := s.createStatic(ctx, c.ns, inst)
 		return path, c.end(err)
 	}
 	if reg.creator == nil {
@@ -463,7 +463,7 @@ func (s *Server) modifyInstance(ctx context.Context, ns string, name *cim.Object
 	mod.ClassName, mod.Path = cls.Name, path
 	reg := s.reg.instanceProvider(ns, cls.Name)
 	if reg == nil {
-		return s.repo.ModifyInstance(ns, &mod, propertyList)
+		return s.modifyStatic(ctx, ns, &mod, propertyList)
 	}
 	if reg.modifier == nil {
 		return errorf(cim.ErrNotSupported, "instances of %s cannot be modified", cls.Name)
@@ -498,7 +498,7 @@ func (s *Server) DeleteInstance(ctx context.Context, ns string, name *cim.Object
 	reg := s.reg.instanceProvider(c.ns, cls.Name)
 	switch {
 	case reg == nil:
-		return c.end(s.repo.DeleteInstance(c.ns, path))
+		return c.end(s.deleteStatic(ctx, c.ns, path))
 	case reg.deleter == nil:
 		return c.end(errorf(cim.ErrNotSupported, "instances of %s cannot be deleted", cls.Name))
 	}

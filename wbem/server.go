@@ -30,6 +30,9 @@ type Config struct {
 	// Pull limits the enumeration contexts of the pull operations; zero
 	// fields take the defaults of DefaultPullLimits.
 	Pull PullLimits
+	// Indications configures the indication service; zero fields take
+	// the defaults of DefaultIndicationConfig.
+	Indications IndicationConfig
 }
 
 // Server is the CIMOM core: it implements Operations over a repository and
@@ -40,6 +43,7 @@ type Server struct {
 	authz Authorizer
 	log   *logrus.Logger
 	enums *enumTable
+	ind   *Indications
 
 	nsMu       sync.RWMutex
 	namespaces map[string]string // folded name -> name as created
@@ -68,13 +72,19 @@ func NewServer(cfg Config) (*Server, error) {
 	if err := s.refreshNamespaces(); err != nil {
 		return nil, err
 	}
+	if s.ind, err = newIndications(s, cfg.Indications); err != nil {
+		s.enums.closeAll()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Close ends every open enumeration context. Operations in progress finish;
-// the repository is not closed.
+// Close ends every open enumeration context and stops indication delivery
+// (what is queued is dropped). Operations in progress finish; the
+// repository is not closed.
 func (s *Server) Close() error {
 	s.enums.closeAll()
+	s.ind.close()
 	return nil
 }
 

@@ -36,10 +36,11 @@ func (e *exitError) Error() string { return e.msg }
 
 func commands() map[string]command {
 	return map[string]command{
-		"mof":  {summary: "compile and check MOF files", run: runMOF},
-		"vmdk": {summary: "create, inspect, check, convert and snapshot VMDK images", run: runVMDK},
-		"vm":   {summary: "run a virtual machine in the foreground", run: runVM},
-		"user": {summary: "manage the users and rights of a data directory", run: runUser},
+		"mof":    {summary: "compile and check MOF files", run: runMOF},
+		"vmdk":   {summary: "create, inspect, check, convert and snapshot VMDK images", run: runVMDK},
+		"vm":     {summary: "run a virtual machine in the foreground", run: runVM},
+		"user":   {summary: "manage the users and rights of a data directory", run: runUser},
+		"listen": {summary: "receive CIM-XML indications and print them as MOF", run: runListen},
 	}
 }
 

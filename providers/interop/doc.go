@@ -18,6 +18,21 @@
 //     HC_CommMechanismForManager from the object manager to each.
 //   - CIM_HostedService from the host system, once one is set
 //     (SetHostSystem), to the object manager.
+//   - The indication subscription model of DSP1054, when the server has an
+//     indication service (a *wbem.Server has one; Config.Indications
+//     names another): CIM_IndicationFilter, CIM_ListenerDestinationCIMXML
+//     and the legacy CIM_IndicationHandlerCIMXML, and
+//     CIM_IndicationSubscription, which clients create, modify and delete;
+//     the provider fills in the keys that scope filters and destinations
+//     to the server (SystemCreationClassName, SystemName,
+//     CreationClassName, and a Name when none is given) and the core's
+//     wbem.Indications validates, stores and serves them.
+//     CIM_ListenerDestinationWSManagement instances cannot be created
+//     (WS-Management listeners use WS-Eventing). HC_IndicationService,
+//     HC_IndicationServiceCapabilities and HC_ElementCapabilities describe
+//     the service; CIM_HostedService links it to the host system, and the
+//     DSP1054 Indications profile 1.1.0 is registered with the service as
+//     its central instance.
 //   - HC_RegisteredProfile for each profile registered (RegisterProfile),
 //     starting with DSP1033 Profile Registration itself;
 //     HC_ReferencedProfile from each profile to those it references; and

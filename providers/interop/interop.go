@@ -49,6 +49,10 @@ type Config struct {
 	// Pull are the server's pull limits, advertised on the CIM-XML
 	// mechanisms; zero fields are the wbem defaults.
 	Pull wbem.PullLimits
+	// Indications is the server's indication service, whose
+	// subscription classes, service and DSP1054 profile the provider
+	// serves; when nil, that of the core (a *wbem.Server has one).
+	Indications *wbem.Indications
 }
 
 // Class names served in root/interop.
@@ -71,6 +75,7 @@ type Provider struct {
 	core wbem.Core
 	cfg  Config
 	reg  *wbem.Registry
+	ind  *wbem.Indications // nil: no indication classes
 
 	mu         sync.RWMutex
 	hostSystem *cim.ObjectPath
@@ -101,7 +106,11 @@ func New(core wbem.Core, cfg Config) (*Provider, error) {
 			return nil, fmt.Errorf("interop: invalid listener URL %q", l.URL)
 		}
 	}
-	return &Provider{core: core, cfg: cfg, conformsNS: map[string]bool{}}, nil
+	ind := cfg.Indications
+	if s, ok := core.(interface{ Indications() *wbem.Indications }); ok && ind == nil {
+		ind = s.Indications()
+	}
+	return &Provider{core: core, cfg: cfg, ind: ind, conformsNS: map[string]bool{}}, nil
 }
 
 // Register registers the provider for the classes of root/interop and
@@ -117,15 +126,17 @@ func (p *Provider) Register(reg *wbem.Registry) error {
 	p.conformsNS[cim.FoldName(Namespace)] = true
 	p.mu.Unlock()
 	om := p.objectManagerPath()
-	_, err := p.RegisterProfile(Profile{
+	if _, err := p.RegisterProfile(Profile{
 		Organization: "DMTF",
 		Name:         "Profile Registration",
 		Version:      "1.1.0",
 		Central: func(ctx context.Context, yield func(*cim.ObjectPath) error) error {
 			return yield(om)
 		},
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	return p.registerIndications(reg)
 }
 
 // SetHostSystem sets the path of the CIM_System instance the server runs
@@ -151,6 +162,7 @@ var (
 	_ wbem.InstanceProvider = (*Provider)(nil)
 	_ wbem.InstanceCreator  = (*Provider)(nil)
 	_ wbem.InstanceDeleter  = (*Provider)(nil)
+	_ wbem.InstanceModifier = (*Provider)(nil)
 	_ wbem.MethodProvider   = (*Provider)(nil)
 )
 
@@ -162,6 +174,9 @@ func (p *Provider) EnumerateInstances(ctx context.Context, ns string, class *cim
 // GetInstance implements wbem.InstanceProvider: the instances are few, and
 // computed, so the one asked for is found among them.
 func (p *Provider) GetInstance(ctx context.Context, ns string, class *cim.Class, name *cim.ObjectPath) (*cim.Instance, error) {
+	if p.ind != nil && isSubscriptionClass(class.Name) && cim.EqualNames(ns, Namespace) {
+		return p.ind.Get(name)
+	}
 	want := name.CanonicalModel()
 	var found *cim.Instance
 	errFound := errors.New("found")
@@ -193,6 +208,9 @@ func (p *Provider) each(ctx context.Context, ns string, class *cim.Class, yield 
 			return p.eachConforms(ctx, ns, class, yield)
 		}
 		return nil
+	}
+	if ok, err := p.eachIndication(class, yield); ok {
+		return err
 	}
 	switch {
 	case cim.EqualNames(name, classObjectManager):
@@ -237,7 +255,10 @@ func (p *Provider) each(ctx context.Context, ns string, class *cim.Class, yield 
 		if host == nil {
 			return nil
 		}
-		return yield(association(class, "Antecedent", host, "Dependent", p.objectManagerPath()))
+		if err := yield(association(class, "Antecedent", host, "Dependent", p.objectManagerPath())); err != nil || p.ind == nil {
+			return err
+		}
+		return yield(association(class, "Antecedent", host, "Dependent", p.indicationServicePath()))
 	case cim.EqualNames(name, classProfile):
 		for _, rp := range p.registered() {
 			if err := yield(rp.instance(class)); err != nil {
@@ -394,6 +415,12 @@ func (p *Provider) eachMechanism(protocol string, class *cim.Class, fn func(*cim
 // CreateInstance implements wbem.InstanceCreator: a new CIM_Namespace (or
 // HC_Namespace) instance creates the namespace its Name gives.
 func (p *Provider) CreateInstance(ctx context.Context, ns string, class *cim.Class, inst *cim.Instance) (*cim.ObjectPath, error) {
+	if p.ind != nil && isSubscriptionClass(class.Name) && cim.EqualNames(ns, Namespace) {
+		return p.createSubscriptionObject(ctx, class, inst)
+	}
+	if cim.EqualNames(class.Name, classDestinationWSMan) {
+		return nil, cim.NewError(cim.ErrNotSupported, "WS-Management listeners subscribe with WS-Eventing (Subscribe to /wsman), not with CIM_ListenerDestinationWSManagement instances")
+	}
 	if !cim.EqualNames(ns, Namespace) || !cim.EqualNames(class.Name, classNamespace) && !cim.EqualNames(class.Name, classCIMNamespace) {
 		return nil, cim.Errorf(cim.ErrNotSupported, "instances of %s cannot be created", class.Name)
 	}
@@ -419,6 +446,9 @@ func (p *Provider) CreateInstance(ctx context.Context, ns string, class *cim.Cla
 // DeleteInstance implements wbem.InstanceDeleter: deleting an HC_Namespace
 // instance deletes its namespace, which must be empty.
 func (p *Provider) DeleteInstance(ctx context.Context, ns string, class *cim.Class, name *cim.ObjectPath) error {
+	if p.ind != nil && isSubscriptionClass(class.Name) && cim.EqualNames(ns, Namespace) {
+		return p.ind.Delete(ctx, name)
+	}
 	if !cim.EqualNames(class.Name, classNamespace) {
 		return cim.Errorf(cim.ErrNotSupported, "instances of %s cannot be deleted", class.Name)
 	}
@@ -427,4 +457,18 @@ func (p *Provider) DeleteInstance(ctx context.Context, ns string, class *cim.Cla
 	}
 	v, _ := name.Key("Name")
 	return p.core.DeleteNamespace(v.Str())
+}
+
+// ModifyInstance implements wbem.InstanceModifier for the filters,
+// listener destinations and subscriptions (what the indication service
+// lets change: see wbem.Indications.Modify); other instances of
+// root/interop are computed and cannot be modified.
+func (p *Provider) ModifyInstance(ctx context.Context, ns string, class *cim.Class, current, modified *cim.Instance) error {
+	if p.ind == nil || !isSubscriptionClass(class.Name) || !cim.EqualNames(ns, Namespace) {
+		return cim.Errorf(cim.ErrNotSupported, "instances of %s cannot be modified", class.Name)
+	}
+	if modified.Path == nil {
+		modified.Path = current.Path
+	}
+	return p.ind.Modify(ctx, modified)
 }

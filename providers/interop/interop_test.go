@@ -159,9 +159,13 @@ func TestWBEMServerDiscovery(t *testing.T) {
 	if n := len(e.assocNames(t, "root/interop", om.Path, wbem.AssocFilter{AssocClass: "CIM_CommMechanismForManager"})); n != 3 {
 		t.Errorf("CommMechanismForManager: %d", n)
 	}
-	// The profile of profile registration itself.
+	// The profile of profile registration itself, and DSP1054 Indications
+	// (indications.go).
 	profiles := e.enum(t, "interop", "CIM_RegisteredProfile")
-	if len(profiles) != 1 || profiles[0].Get("RegisteredName").Str() != "Profile Registration" ||
+	if len(profiles) != 2 || profiles[1].Get("RegisteredName").Str() != "Indications" {
+		t.Fatalf("registered profiles %v", profiles)
+	}
+	if profiles[0].Get("RegisteredName").Str() != "Profile Registration" ||
 		profiles[0].Get("RegisteredOrganization").Uint16() != 2 || profiles[0].Get("RegisteredVersion").Str() != "1.1.0" {
 		t.Fatalf("registered profiles %v", profiles)
 	}
