@@ -1,13 +1,42 @@
-// Command hypercimd is the hypercim WBEM server: CIM-XML and WS-Management
-// over HTTP and HTTPS in front of the CIMOM core and its providers.
+// Command hypercimd is the hypercim WBEM server: CIM-XML over HTTP and
+// HTTPS in front of the CIMOM core, its repository and its providers.
+//
+// Run hypercimd --help for its flags; docs/hypercimd.md describes the
+// configuration file, the data directory, TLS, the first start and
+// shutdown.
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "hypercimd: the server is not built yet")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole program; it returns the exit status: 0 after a clean
+// shutdown, 1 when the server cannot start or fails, 2 for bad flags.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, stdout)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "hypercimd:", err)
+		return 2
+	}
+	d := newDaemon(cfg, stderr)
+	if err := d.run(ctx); err != nil {
+		d.log.Error(err)
+		return 1
+	}
+	return 0
 }

@@ -88,9 +88,9 @@ func decodeScalar(e *element, t cim.Type) (cim.Value, error) {
 			}
 			return cim.NewEmbeddedInstance(inst), nil
 		}
-		return cim.NewString(e.text.String()), nil
+		return cim.NewString(e.text), nil
 	case cim.TypeChar16:
-		return cim.ParseValue(t, e.text.String())
+		return cim.ParseValue(t, e.text)
 	}
 	if len(e.children) > 0 {
 		return cim.Value{}, fmt.Errorf("element %s holds elements where a %s value is expected", e.local, t)

@@ -326,19 +326,19 @@ func (h *Handler) enumerate(ctx context.Context, req *request, res resource) (*r
 	if err := h.open(ctx, e, er, res); err != nil {
 		return nil, err
 	}
-	var estimate []byte
-	if req.requestEstimate {
-		estimate = h.estimate(ctx, e)
-	}
 	items := h.getBuf()
-	out := &reply{action: actionEnumerate + "Response", header: estimate, recycle: []*[]byte{items}}
+	out := &reply{action: actionEnumerate + "Response", recycle: []*[]byte{items}}
 	n := 0
 	key := prefetchKey{er.maxElements, h.itemBudget(req, 0)}
 	if er.optimize {
 		var err error
 		if *items, n, err = h.fill(ctx, e, *items, key.max, key.budget); err != nil {
+			h.putBuf(items)
 			return nil, err
 		}
+	}
+	if req.requestEstimate {
+		out.header = h.estimate(ctx, e, n)
 	}
 	finished := er.optimize && e.ended && len(e.carry) == 0
 	head := []byte("<wsen:EnumerateResponse>")
@@ -561,9 +561,11 @@ func parseAssociationText(s string) (*cim.ObjectPath, wbem.AssocFilter, *Fault) 
 }
 
 // estimate returns the wsman:TotalItemsCountEstimate header (DSP0226
-// clause 8.2.3): the results still to come, nil when unknown.
-func (h *Handler) estimate(ctx context.Context, e *enumeration) []byte {
-	pending := uint64(len(e.carry) + len(e.readyEnds))
+// clause 8.2.2): the n items of this response and those still to come (on
+// an EnumerateResponse, every item), nil when unknown: the core counts an
+// enumeration only once its producer has ended.
+func (h *Handler) estimate(ctx context.Context, e *enumeration, n int) []byte {
+	pending := uint64(n + len(e.carry) + len(e.readyEnds))
 	if !e.ended {
 		n, ok, err := h.cfg.Ops.EnumerationCount(ctx, e.ns, e.coreCtx)
 		if err != nil || !ok {
@@ -927,7 +929,7 @@ func (h *Handler) pull(ctx context.Context, req *request) (*reply, error) {
 	finished := e.ended && len(e.carry) == 0
 	var estimate []byte
 	if req.requestEstimate {
-		estimate = h.estimate(ctx, e)
+		estimate = h.estimate(ctx, e, n)
 	}
 	if finished {
 		h.enums.done(e, false, time.Now())

@@ -93,8 +93,8 @@ func TestEnumerateEndRules(t *testing.T) {
 	if n != 3 || len(items) != 2 {
 		t.Fatalf("plain: %d responses, %d items", n, len(items))
 	}
-	if s.core.openContexts() != 0 || len(s.handler.enums.drain()) != 0 {
-		t.Errorf("contexts left open: core %d, adapter %d", s.core.openContexts(), len(s.handler.enums.m))
+	if s.core.OpenEnumerations() != 0 || len(s.handler.enums.drain()) != 0 {
+		t.Errorf("contexts left open: core %d, adapter %d", s.core.OpenEnumerations(), len(s.handler.enums.m))
 	}
 }
 
@@ -132,11 +132,11 @@ func TestEnumerateFilters(t *testing.T) {
 		{"WQL", AllClassesURI, `<wsman:Filter Dialect="` + dialectWQLMicrosft + `">select * from CIM_ComputerSystem where Name='vm1'</wsman:Filter>`, "HC_ComputerSystem"},
 		{"DMTF WQL", AllClassesURI, `<wsman:Filter Dialect="` + dialectWQL + `">SELECT * FROM HC_ComputerSystem</wsman:Filter>`, "HC_ComputerSystem"},
 		{"CQL on a class URI", uriCS, `<wsman:Filter Dialect="` + dialectCQL + `">select * from CIM_ComputerSystem where EnabledState = 2</wsman:Filter>`, "CIM_ComputerSystem"},
-		{"WinRM URI", WMIPrefix + "root/virt/*", `<wsman:Filter Dialect="` + dialectWQLMicrosft + `">select * from CIM_LogicalDevice</wsman:Filter>`, "CIM_LogicalDevice"},
+		{"WinRM URI", WMIPrefix + "root/virt/*", `<wsman:Filter Dialect="` + dialectWQLMicrosft + `">select * from CIM_LogicalDevice</wsman:Filter>`, "CIM_LogicalDisk"},
 		{"SelectorFilter", uriCS, `<wsman:Filter Dialect="` + dialectSelector + `"><wsman:SelectorSet><wsman:Selector Name="Name">host1</wsman:Selector></wsman:SelectorSet></wsman:Filter>`, "CIM_ComputerSystem"},
-		{"associators", AllClassesURI, `<wsman:Filter Dialect="` + dialectAssociation + `"><wsmb:AssociatedInstances><wsmb:Object><wsa:Address>` + anonymousAddress + `</wsa:Address><wsa:ReferenceParameters><wsman:ResourceURI>` + uriCS + `</wsman:ResourceURI>` + selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1") + `</wsa:ReferenceParameters></wsmb:Object><wsmb:AssociationClassName>CIM_SystemDevice</wsmb:AssociationClassName><wsmb:Role>GroupComponent</wsmb:Role><wsmb:ResultClassName>CIM_LogicalDevice</wsmb:ResultClassName><wsmb:ResultRole>PartComponent</wsmb:ResultRole></wsmb:AssociatedInstances></wsman:Filter>`, "CIM_LogicalDevice"},
+		{"associators", AllClassesURI, `<wsman:Filter Dialect="` + dialectAssociation + `"><wsmb:AssociatedInstances><wsmb:Object><wsa:Address>` + anonymousAddress + `</wsa:Address><wsa:ReferenceParameters><wsman:ResourceURI>` + uriCS + `</wsman:ResourceURI>` + selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1") + `</wsa:ReferenceParameters></wsmb:Object><wsmb:AssociationClassName>CIM_SystemDevice</wsmb:AssociationClassName><wsmb:Role>GroupComponent</wsmb:Role><wsmb:ResultClassName>CIM_LogicalDevice</wsmb:ResultClassName><wsmb:ResultRole>PartComponent</wsmb:ResultRole></wsmb:AssociatedInstances></wsman:Filter>`, "CIM_LogicalDisk"},
 		{"references", AllClassesURI, `<wsman:Filter Dialect="` + dialectAssociation + `"><wsmb:AssociationInstances><wsmb:Object><wsa:Address>` + anonymousAddress + `</wsa:Address><wsa:ReferenceParameters><wsman:ResourceURI>` + uriCS + `</wsman:ResourceURI>` + selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1") + `</wsa:ReferenceParameters></wsmb:Object><wsmb:Role>GroupComponent</wsmb:Role><wsmb:ResultClassName>CIM_SystemDevice</wsmb:ResultClassName></wsmb:AssociationInstances></wsman:Filter>`, "CIM_SystemDevice"},
-		{"association text form", AllClassesURI, `<wsman:Filter Dialect="` + dialectAssociation + `">` + uriCS + `?CreationClassName=CIM_ComputerSystem,Name=host1</wsman:Filter>`, "CIM_LogicalDevice"},
+		{"association text form", AllClassesURI, `<wsman:Filter Dialect="` + dialectAssociation + `">` + uriCS + `?CreationClassName=CIM_ComputerSystem,Name=host1</wsman:Filter>`, "CIM_LogicalDisk"},
 	}
 	for _, c := range cases {
 		items, _ := enumerateAll(t, s, c.uri, "", `<wsen:Enumerate>`+opt+c.body+`</wsen:Enumerate>`, 50)
@@ -189,7 +189,7 @@ func TestEnumerateFaults(t *testing.T) {
 	if _, sub, _ := faultOf(root); st != 500 || sub != "wsen:InvalidEnumerationContext" {
 		t.Errorf("released context: %d %s", st, sub)
 	}
-	if s.core.openContexts() != 0 {
+	if s.core.OpenEnumerations() != 0 {
 		t.Errorf("Release left the core context open")
 	}
 	st, root, _ = s.post(t, envelope(actionPull, uriCS, "", `<wsen:Pull/>`))
@@ -210,31 +210,43 @@ func TestEnumerationExpires(t *testing.T) {
 	if _, sub, _ := faultOf(root); st != 500 || sub != "wsen:InvalidEnumerationContext" {
 		t.Fatalf("expired context: %d %s", st, sub)
 	}
-	if s.core.openContexts() != 0 {
+	if s.core.OpenEnumerations() != 0 {
 		t.Errorf("the expired context is still open in the core")
 	}
 }
 
 func TestTotalItemsCountEstimateAndBigEnumeration(t *testing.T) {
-	s := newTestServer(t)
-	s.core.addMany(2500)
+	s := newTestServerWith(t, testOptions{gen: 2500})
 	hdr := `<wsman:RequestTotalItemsCountEstimate/>`
-	_, root, _ := s.post(t, envelope(actionEnumerate, uriCS, hdr, `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`))
-	if got := path(root, "Header/TotalItemsCountEstimate").trimmed(); got != "2502" {
-		t.Fatalf("estimate %q", got)
+	// The core counts an enumeration once its producer has ended (DSP0200
+	// allows no earlier answer): a batch that reaches the end knows the
+	// exact count of its items and those still to come.
+	_, root, raw := s.post(t, envelope(actionEnumerate, uriCS, hdr, `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1</wsman:MaxElements></wsen:Enumerate>`))
+	if got := path(root, "Header/TotalItemsCountEstimate").trimmed(); got != "2" {
+		t.Fatalf("estimate %q: %s", got, raw)
 	}
-	items, n := enumerateAll(t, s, uriCS, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`, 1000)
-	if len(items) != 2502 || n != 3 {
+	ctx := path(root, "Body/EnumerateResponse/EnumerationContext").trimmed()
+	_, root, raw = s.post(t, envelope(actionPull, uriCS, hdr, pullBody(ctx, "")))
+	if got := path(root, "Header/TotalItemsCountEstimate").trimmed(); got != "1" || path(root, "Body/PullResponse/EndOfSequence") == nil {
+		t.Fatalf("estimate %q at the end: %s", got, raw)
+	}
+	// Before that it is unknown: xsi:nil (DSP0226 clause 8.2.2).
+	_, root, raw = s.post(t, envelope(actionEnumerate, uriGen, hdr, `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`))
+	if e := path(root, "Header/TotalItemsCountEstimate"); e == nil || !e.isNil() {
+		t.Fatalf("estimate of an enumeration in progress: %s", raw)
+	}
+	items, n := enumerateAll(t, s, uriGen, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`, 1000)
+	if len(items) != 2500 || n != 3 {
 		t.Fatalf("%d items in %d responses", len(items), n)
 	}
 	// A small MaxEnvelopeSize splits batches without losing items.
-	items, n = enumerateAll(t, s, uriCS, `<wsman:MaxEnvelopeSize s:mustUnderstand="true">16384</wsman:MaxEnvelopeSize>`,
+	items, n = enumerateAll(t, s, uriGen, `<wsman:MaxEnvelopeSize s:mustUnderstand="true">16384</wsman:MaxEnvelopeSize>`,
 		`<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`, 1000)
 	seen := map[string]bool{}
 	for _, it := range items {
-		seen[path(it, "Name").trimmed()] = true
+		seen[path(it, "Id").trimmed()] = true
 	}
-	if len(items) != 2502 || len(seen) != 2502 || n < 10 {
+	if len(items) != 2500 || len(seen) != 2500 || n < 10 {
 		t.Fatalf("with a 16 KiB envelope: %d items (%d distinct) in %d responses", len(items), len(seen), n)
 	}
 }

@@ -39,32 +39,37 @@ type request struct {
 // headerName identifies a header the service understands.
 type headerName struct{ space, local string }
 
-// understood reports the headers the service processes (so mustUnderstand
-// on them is honoured); anything else with mustUnderstand="true" gets the
-// SOAP MustUnderstand fault. Both WS-Addressing namespaces are read, for
-// clients that use the 2005 one.
-func understood(n headerName) bool {
+// understood returns the index of a header the service processes (so
+// mustUnderstand on it is honoured), or -1: anything else with
+// mustUnderstand="true" gets the SOAP MustUnderstand fault. Both
+// WS-Addressing namespaces are read, for clients that use the 2005 one.
+func understood(n headerName) int {
+	i := -1
 	switch n.space {
 	case nsWSA, nsWSA10:
-		switch n.local {
-		case "Action", "To", "MessageID", "ReplyTo", "FaultTo", "From", "RelatesTo":
-			return true
-		}
+		i = indexOf(n.local, "Action", "To", "MessageID", "ReplyTo", "FaultTo", "From", "RelatesTo")
 	case nsWSMAN:
-		switch n.local {
-		case "ResourceURI", "SelectorSet", "OperationTimeout", "MaxEnvelopeSize", "Locale", "OptionSet",
-			"FragmentTransfer", "RequestTotalItemsCountEstimate", "RequestEPR":
-			return true
+		if i = indexOf(n.local, "ResourceURI", "SelectorSet", "OperationTimeout", "MaxEnvelopeSize", "Locale", "OptionSet",
+			"FragmentTransfer", "RequestTotalItemsCountEstimate", "RequestEPR"); i >= 0 {
+			i += 16
 		}
 	case nsMSWSMAN:
 		// WinRM's data locale and session headers carry nothing we act on
 		// but are harmless to accept.
-		switch n.local {
-		case "DataLocale", "SessionId", "OperationID", "SequenceId":
-			return true
+		if i = indexOf(n.local, "DataLocale", "SessionId", "OperationID", "SequenceId"); i >= 0 {
+			i += 32
 		}
 	}
-	return false
+	return i
+}
+
+func indexOf(s string, list ...string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
 }
 
 // mustUnderstand reads the attribute, qualified (s:mustUnderstand) or not,
@@ -88,7 +93,7 @@ func decodeEnvelope(data []byte, lim Limits) (*request, *Fault) {
 		if errors.Is(err, errTooLarge) {
 			return req, senderFault(subEncodingLimit, detailServiceEnvelopeLimit, "the request exceeds the service's limits (size, nesting or element count)")
 		}
-		if strings.Contains(err.Error(), "character encoding") {
+		if errors.Is(err, errCharset) {
 			return req, senderFault(subEncodingLimit, detailCharacterSet, "%v; send UTF-8", err)
 		}
 		return req, schemaFault("the request is not well-formed XML: %v", err)
@@ -128,10 +133,11 @@ func decodeEnvelope(data []byte, lim Limits) (*request, *Fault) {
 			req.messageID = h.trimmed()
 		}
 	}
-	seen := map[headerName]bool{}
+	var seen uint64 // by understood's index
 	for _, h := range header.children {
 		name := headerName{h.space, h.local}
-		if !understood(name) {
+		index := understood(name)
+		if index < 0 {
 			if mustUnderstand(h) {
 				return req, &Fault{Code: "MustUnderstand", Action: actionSOAPFault,
 					NotUnderstood: &qname{h.space, "h", h.local},
@@ -142,11 +148,11 @@ func decodeEnvelope(data []byte, lim Limits) (*request, *Fault) {
 		if name.space == nsWSA10 {
 			name.space = nsWSA
 		}
-		if seen[name] {
+		if seen&(1<<index) != 0 {
 			// DSP0226 R13.1-9: a duplicated header is a fault.
 			return req, senderFault(subInvalidMIH, "", "the header %s appears more than once", h.local)
 		}
-		seen[name] = true
+		seen |= 1 << index
 		if f := req.readHeader(name, h); f != nil {
 			return req, f
 		}

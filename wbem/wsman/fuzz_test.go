@@ -10,13 +10,14 @@ import (
 	"github.com/hypercim/hypercim/cim"
 )
 
-// captureBodies returns the SOAP bodies of the captured client requests in
-// testdata/captures (HTTP headers stripped).
+// captureBodies returns the SOAP bodies of the captured client requests
+// (HTTP headers stripped), by their path under the captures directory.
 func captureBodies(t testing.TB) map[string][]byte {
 	t.Helper()
-	files, err := filepath.Glob("testdata/captures/*/*")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no captures: %v", err)
+	dir := capturesDir(t)
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*"))
+	if err != nil || len(files) < 100 {
+		t.Fatalf("%d captures in %s: %v", len(files), dir, err)
 	}
 	out := map[string][]byte{}
 	for _, f := range files {
@@ -31,7 +32,8 @@ func captureBodies(t testing.TB) map[string][]byte {
 				data = data[i+2:]
 			}
 		}
-		out[f] = data
+		rel, _ := filepath.Rel(dir, f)
+		out[rel] = data
 	}
 	return out
 }

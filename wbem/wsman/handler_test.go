@@ -1,9 +1,13 @@
 package wsman
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem"
 )
 
 func TestIdentifyIsAnonymous(t *testing.T) {
@@ -61,11 +65,13 @@ func TestGetRendersDSP0230(t *testing.T) {
 		`<p:Dedicated>0</p:Dedicated><p:Dedicated>2</p:Dedicated>`,
 		`<p:Description xsi:nil="true"/>`,
 		`<cim:Datetime xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common">2024-01-31T23:59:58+01:00</cim:Datetime>`,
-		`<p:Weight>1.5</p:Weight>`,
 	} {
 		if !strings.Contains(raw, want) {
 			t.Errorf("missing %s in %s", want, raw)
 		}
+	}
+	if _, _, raw = s.post(t, envelope(actionGet, VendorClassPrefix+"HC_WSManTestService", "", "")); !strings.Contains(raw, `<p:Weight>1.5</p:Weight>`) {
+		t.Errorf("real64 rendering: %s", raw)
 	}
 	// A subclass instance through its base class's URI is rendered as its
 	// own class, in the vendor namespace.
@@ -102,8 +108,8 @@ func TestGetFaults(t *testing.T) {
 
 func TestSingletonGetWithoutSelectors(t *testing.T) {
 	s := newTestServer(t)
-	st, root, raw := s.post(t, envelope(actionGet, VendorClassPrefix+"HC_Service", "", ""))
-	if st != 200 || path(root, "Body/HC_Service/Status").trimmed() != "OK" {
+	st, root, raw := s.post(t, envelope(actionGet, VendorClassPrefix+"HC_WSManTestService", "", ""))
+	if st != 200 || path(root, "Body/HC_WSManTestService/Status").trimmed() != "OK" {
 		t.Fatalf("%d %s", st, raw)
 	}
 }
@@ -146,23 +152,39 @@ func TestPutCreateDelete(t *testing.T) {
 		!strings.Contains(raw, "2025-02-03T04:05:06Z") || path(inst, "ElementName").trimmed() != "system host1" {
 		t.Fatalf("Put result: %s", raw)
 	}
-	// Create, then Create again, then Delete twice.
-	dev := `<p:CIM_LogicalDevice xmlns:p="` + uriDev + `"><p:DeviceID>disk9</p:DeviceID><p:Size>42</p:Size></p:CIM_LogicalDevice>`
-	st, root, raw = s.post(t, envelope(actionCreate, uriDev, "", dev))
-	if st != 200 || path(root, "Body/ResourceCreated/ReferenceParameters/SelectorSet") == nil || !strings.Contains(raw, ">disk9<") {
+	// Create (a static instance, stored by the repository), then Create
+	// again, then Delete twice.
+	created := `<p:T_Static xmlns:p="` + uriStatic + `"><p:Id>s9</p:Id><p:Count>42</p:Count></p:T_Static>`
+	st, root, raw = s.post(t, envelope(actionCreate, uriStatic, "", created))
+	if st != 200 || path(root, "Body/ResourceCreated/ReferenceParameters/SelectorSet") == nil || !strings.Contains(raw, ">s9<") {
 		t.Fatalf("Create: %d %s", st, raw)
 	}
-	st, root, raw = s.post(t, envelope(actionCreate, uriDev, "", dev))
+	if _, root, raw = s.post(t, envelope(actionGet, uriStatic, selectors("Id", "s9"), "")); path(root, "Body/T_Static/Count").trimmed() != "42" {
+		t.Fatalf("Get of the created instance: %s", raw)
+	}
+	st, root, raw = s.post(t, envelope(actionCreate, uriStatic, "", created))
 	if _, sub, _ := faultOf(root); st != 400 || sub != "wsman:AlreadyExists" {
 		t.Fatalf("second Create: %d %s", st, raw)
 	}
-	st, _, raw = s.post(t, envelope(actionDelete, uriDev, selectors("DeviceID", "disk9"), ""))
+	st, _, raw = s.post(t, envelope(actionDelete, uriStatic, selectors("Id", "s9"), ""))
 	if st != 200 {
 		t.Fatalf("Delete: %d %s", st, raw)
 	}
-	st, root, raw = s.post(t, envelope(actionDelete, uriDev, selectors("DeviceID", "disk9"), ""))
+	st, root, raw = s.post(t, envelope(actionDelete, uriStatic, selectors("Id", "s9"), ""))
 	if _, sub, _ := faultOf(root); st != 400 || sub != "wsa:DestinationUnreachable" {
 		t.Fatalf("second Delete: %d %s", st, raw)
+	}
+	// A Put of a provider's instance: an interval (cim:Interval) reaches
+	// the provider as the CIM interval, the properties not given are kept.
+	dyn := `<p:T_Dynamic xmlns:p="` + uriDynamic + `"><p:Born><cim:Interval xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common">PT30S</cim:Interval></p:Born></p:T_Dynamic>`
+	st, root, raw = s.post(t, envelope(actionPut, uriDynamic, selectors("Id", "d1"), dyn))
+	if st != 200 || !strings.Contains(raw, ">P0DT0H0M30S</cim:Interval>") || path(root, "Body/T_Dynamic/Name").trimmed() != "dynamic d1" {
+		t.Fatalf("Put of T_Dynamic: %d %s", st, raw)
+	}
+	ctx := wbem.WithPrincipal(context.Background(), wbem.Principal{User: "check", Unrestricted: true})
+	got, err := s.core.GetInstance(ctx, "root/virt", cim.NewInstancePath("", "T_Dynamic", cim.KeyBinding{Name: "Id", Value: cim.NewString("d1")}), wbem.InstanceOptions{})
+	if err != nil || got.Get("Born").Text() != "00000000000030.000000:000" {
+		t.Fatalf("the provider holds Born %v (%v)", got, err)
 	}
 	// A body that does not fit the class.
 	st, root, raw = s.post(t, envelope(actionPut, uriCS, sel, `<p:CIM_ComputerSystem xmlns:p="`+uriCS+`"><p:EnabledState>many</p:EnabledState></p:CIM_ComputerSystem>`))
@@ -173,31 +195,47 @@ func TestPutCreateDelete(t *testing.T) {
 
 func TestInvoke(t *testing.T) {
 	s := newTestServer(t)
-	sel := selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1")
-	in := `<p:RequestStateChange_INPUT xmlns:p="` + uriCS + `"><p:RequestedState>3</p:RequestedState><p:TimeoutPeriod><cim:Interval xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common">PT30S</cim:Interval></p:TimeoutPeriod></p:RequestStateChange_INPUT>`
-	st, root, raw := s.post(t, envelope(uriCS+"/RequestStateChange", uriCS, sel, in))
-	if st != 200 || path(root, "Body/RequestStateChange_OUTPUT/ReturnValue").trimmed() != "0" {
+	sel := selectors("Id", "d1")
+	in := `<p:Resize_INPUT xmlns:p="` + uriDynamic + `"><p:NewSize>20</p:NewSize><p:Note>hi</p:Note></p:Resize_INPUT>`
+	st, root, raw := s.post(t, envelope(uriDynamic+"/Resize", uriDynamic, sel, in))
+	out := path(root, "Body/Resize_OUTPUT")
+	if st != 200 || path(out, "ReturnValue").trimmed() != "0" || path(out, "OldSize").trimmed() != "10" || path(out, "Note").trimmed() != "hi!" {
 		t.Fatalf("Invoke: %d %s", st, raw)
 	}
-	if path(root, "Body/RequestStateChange_OUTPUT/Job/ReferenceParameters/SelectorSet") == nil {
-		t.Errorf("output reference not an EPR: %s", raw)
-	}
-	if got := path(root, "Header/Action").trimmed(); got != uriCS+"/RequestStateChangeResponse" {
+	if got := path(root, "Header/Action").trimmed(); got != uriDynamic+"/ResizeResponse" {
 		t.Errorf("action %q", got)
 	}
-	if got := strings.Join(s.core.invoked, ";"); !strings.Contains(got, "RequestedState = 3") || !strings.Contains(got, "00000000000030.000000:000") {
-		t.Errorf("parameters reached the core as %s", got)
+	if _, root, raw = s.post(t, envelope(actionGet, uriDynamic, sel, "")); path(root, "Body/T_Dynamic/Size").trimmed() != "20" {
+		t.Errorf("the method did not reach the provider: %s", raw)
+	}
+	// A reference parameter as an EPR, echoed back as an EPR; an array
+	// parameter as repeated elements.
+	target := `<p:Target><wsa:Address>` + anonymousAddress + `</wsa:Address><wsa:ReferenceParameters><wsman:ResourceURI>` + uriStatic +
+		`</wsman:ResourceURI>` + selectors("Id", "s1") + `</wsa:ReferenceParameters></p:Target>`
+	in = `<p:Point_INPUT xmlns:p="` + uriDynamic + `">` + target + `<p:Codes>1</p:Codes><p:Codes>2</p:Codes><p:Codes>3</p:Codes></p:Point_INPUT>`
+	st, root, raw = s.post(t, envelope(uriDynamic+"/Point", uriDynamic, sel, in))
+	if st != 200 || path(root, "Body/Point_OUTPUT/ReturnValue").trimmed() != "3" {
+		t.Fatalf("Invoke Point: %d %s", st, raw)
+	}
+	echo := path(root, "Body/Point_OUTPUT/Echo/ReferenceParameters")
+	if path(echo, "ResourceURI").trimmed() != uriStatic || path(echo, "SelectorSet/Selector").trimmed() != "s1" {
+		t.Errorf("output reference not the EPR given: %s", raw)
+	}
+	// No selectors on a keyed class: the static method.
+	in = `<p:Hello_INPUT xmlns:p="` + uriDynamic + `"><p:Who>world</p:Who></p:Hello_INPUT>`
+	if st, root, raw = s.post(t, envelope(uriDynamic+"/Hello", uriDynamic, "", in)); st != 200 || path(root, "Body/Hello_OUTPUT/ReturnValue").trimmed() != "hello world" {
+		t.Errorf("static method: %d %s", st, raw)
 	}
 	for name, req := range map[string]string{
-		"unknown method": envelope(uriCS+"/Explode", uriCS, sel, ""),
-		"other class":    envelope(uriDev+"/RequestStateChange", uriCS, sel, in),
+		"unknown method": envelope(uriDynamic+"/Explode", uriDynamic, sel, ""),
+		"other class":    envelope(uriStatic+"/Resize", uriDynamic, sel, in),
 	} {
 		st, root, raw = s.post(t, req)
 		if _, sub, _ := faultOf(root); st != 400 || sub != "wsa:ActionNotSupported" {
 			t.Errorf("%s: %d %s", name, st, raw)
 		}
 	}
-	st, root, raw = s.post(t, envelope(uriCS+"/RequestStateChange", uriCS, sel, `<p:RequestStateChange_INPUT xmlns:p="`+uriCS+`"><p:Bogus>1</p:Bogus></p:RequestStateChange_INPUT>`))
+	st, root, raw = s.post(t, envelope(uriDynamic+"/Resize", uriDynamic, sel, `<p:Resize_INPUT xmlns:p="`+uriDynamic+`"><p:Bogus>1</p:Bogus></p:Resize_INPUT>`))
 	if _, sub, _ := faultOf(root); st != 400 || sub != "wsman:InvalidParameter" {
 		t.Errorf("unknown parameter: %d %s", st, raw)
 	}

@@ -1,13 +1,25 @@
 package wsman
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/cim/repository"
+	"github.com/hypercim/hypercim/mof"
+	"github.com/hypercim/hypercim/schemas"
+	"github.com/hypercim/hypercim/wbem"
 	"github.com/hypercim/hypercim/wbem/auth"
+	"github.com/hypercim/hypercim/wbem/testprovider"
 )
 
 const (
@@ -15,34 +27,115 @@ const (
 	testPassword = "s3cret-pass"
 )
 
-// testServer is the adapter on memCore behind an HTTP server, with a real
-// user store.
+// testServer is the adapter on the real CIMOM core behind an HTTP server:
+// a wbem.Server over a repository in a temporary directory that holds
+// hypercim's schemas, the test provider's T_ model and testdata/model.mof,
+// with the test provider registered in root/virt and a real user store.
 type testServer struct {
 	*httptest.Server
-	core    *memCore
+	core    *wbem.Server
+	prov    *testprovider.Provider
+	users   *auth.Store
 	handler *Handler
+}
+
+// testOptions tune newTestServerWith.
+type testOptions struct {
+	// gen is the number of T_Gen instances the test provider serves.
+	gen int
+	// auth tunes the user store (bcrypt is always at its minimum cost).
+	auth auth.Options
+	// configure changes the adapter's configuration.
+	configure func(*Config)
 }
 
 func newTestServer(t testing.TB, configure ...func(*Config)) *testServer {
 	t.Helper()
-	store, err := auth.Open(t.TempDir(), nil)
+	o := testOptions{}
+	if len(configure) > 0 {
+		o.configure = configure[0]
+	}
+	return newTestServerWith(t, o)
+}
+
+func newTestServerWith(t testing.TB, o testOptions) *testServer {
+	t.Helper()
+	ao := o.auth
+	ao.BcryptCost = bcrypt.MinCost
+	users, err := auth.Open(t.TempDir(), &ao)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.AddUser(testUser, testPassword, auth.UserOptions{Admin: true, Digest: true}); err != nil {
+	if err := users.AddUser(testUser, testPassword, auth.UserOptions{Admin: true, Digest: true}); err != nil {
 		t.Fatal(err)
 	}
-	core := newMemCore()
-	cfg := Config{Ops: core, Auth: store, ProductVersion: "test"}
-	for _, c := range configure {
-		c(&cfg)
+	core, prov := newTestCore(t, o.gen, users)
+	cfg := Config{Ops: core, Auth: users, ProductVersion: "test"}
+	if o.configure != nil {
+		o.configure(&cfg)
 	}
 	h := NewHandler(cfg)
 	mux := http.NewServeMux()
 	mux.Handle(Path, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { srv.Close(); h.Close() })
-	return &testServer{Server: srv, core: core, handler: h}
+	return &testServer{Server: srv, core: core, prov: prov, users: users, handler: h}
+}
+
+// newTestCore opens a repository in a temporary directory, installs
+// hypercim's schemas, compiles the test provider's MOF and
+// testdata/model.mof into root/virt, and starts the core on it with the
+// test provider (gen T_Gen instances) registered there. The provider's
+// T_Dynamic holds d1 (Size 10, partner s1) and d2.
+func newTestCore(t testing.TB, gen int, authz wbem.Authorizer) (*wbem.Server, *testprovider.Provider) {
+	t.Helper()
+	repo, err := repository.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { repo.Close() })
+	model, err := os.ReadFile(filepath.Join("testdata", "model.mof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := repo.NewBulkWriter()
+	if _, err := schemas.Install(w, schemas.InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := &mof.Compiler{Target: w, Namespace: schemas.VirtNamespace}
+	src := testprovider.MOF + `instance of T_Static { Id = "s1"; Name = "static one"; };` + "\n" + string(model)
+	if _, err := c.CompileSource("model.mof", []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	core, err := wbem.NewServer(wbem.Config{Repository: repo, Authorizer: authz, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { core.Close() })
+	prov := testprovider.New()
+	prov.GenCount, prov.GenPayload = gen, 16
+	if err := prov.Register(core.Registry(), schemas.VirtNamespace); err != nil {
+		t.Fatal(err)
+	}
+	ctx := wbem.WithPrincipal(context.Background(), wbem.Principal{User: "setup", Unrestricted: true})
+	for _, d := range []struct{ id, partner string }{{"d1", "s1"}, {"d2", ""}} {
+		inst := cim.NewInstance("T_Dynamic")
+		inst.Set("Id", cim.NewString(d.id))
+		inst.Set("Name", cim.NewString("dynamic "+d.id))
+		inst.Set("Size", cim.NewUint32(10))
+		if d.partner != "" {
+			inst.Set("Partner", cim.NewString(d.partner))
+		}
+		if _, err := core.CreateInstance(ctx, schemas.VirtNamespace, inst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return core, prov
 }
 
 // post sends a SOAP body with Basic credentials and returns the status and
@@ -142,8 +235,37 @@ func faultOf(root *element) (code, subcode, detail string) {
 	return
 }
 
+// capturesDir is where the captured client requests are: the project's
+// shared fixtures, which CI keeps beside the repository
+// (../shared/fixtures/clients/wsman from the module root).
+func capturesDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory: cannot find the shared fixtures")
+		}
+		dir = parent
+	}
+	captures := filepath.Join(dir, "..", "shared", "fixtures", "clients", "wsman")
+	if _, err := os.Stat(captures); err != nil {
+		t.Fatalf("the shared client captures belong at %s: %v", captures, err)
+	}
+	return captures
+}
+
 const (
-	uriCS  = DMTFClassPrefix + "CIM_ComputerSystem"
-	uriHC  = VendorClassPrefix + "HC_ComputerSystem"
-	uriDev = DMTFClassPrefix + "CIM_LogicalDevice"
+	uriCS      = DMTFClassPrefix + "CIM_ComputerSystem"
+	uriHC      = VendorClassPrefix + "HC_ComputerSystem"
+	uriDisk    = DMTFClassPrefix + "CIM_LogicalDisk"
+	uriStatic  = DMTFClassPrefix + "T_Static"
+	uriDynamic = DMTFClassPrefix + "T_Dynamic"
+	uriGen     = DMTFClassPrefix + "T_Gen"
 )

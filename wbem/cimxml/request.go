@@ -1,0 +1,284 @@
+package cimxml
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem"
+)
+
+// request is a decoded CIM-XML operation request: the envelope has been
+// validated and checked against the HTTP headers; the parameters are still
+// elements, typed by the operation that reads them.
+type request struct {
+	messageID       string
+	protocolVersion string
+	// dtdMinor is the minor DTDVERSION the client declared (2.x), which
+	// decides the newer DSP0201 constructs it may receive.
+	dtdMinor  int
+	intrinsic bool
+	method    string
+	// ns is the target namespace: LOCALNAMESPACEPATH of an IMETHODCALL or
+	// the namespace of a METHODCALL's object.
+	ns string
+	// target is the LOCALINSTANCEPATH or LOCALCLASSPATH of a METHODCALL.
+	target *node
+	params []*node
+}
+
+// decodeRequest parses and validates a request body (DSP0201 message
+// envelope) and cross-checks it with the CIM headers (DSP0200 clause
+// 7.3: header-mismatch).
+func decodeRequest(body []byte, h *requestHeaders) (*request, *protocolError) {
+	req, perr := decodeEnvelope(body)
+	if perr != nil {
+		return nil, perr
+	}
+	if perr := req.checkHeaders(h); perr != nil {
+		return nil, perr
+	}
+	return req, nil
+}
+
+// decodeEnvelope parses a request body and validates its message
+// envelope.
+func decodeEnvelope(body []byte) (*request, *protocolError) {
+	root, err := parseTree(body)
+	if err != nil {
+		if errors.Is(err, errNotWellFormed) {
+			return nil, protoErrorf(http.StatusBadRequest, cimErrRequestNotWellFormed, "%v", err)
+		}
+		return nil, notValid("%v", err)
+	}
+	if root.name != "CIM" {
+		return nil, notValid("the root element is <%s>, not <CIM>", root.name)
+	}
+	cimVersion, ok := root.attr("CIMVERSION")
+	if !ok {
+		return nil, notValid("CIM lacks its CIMVERSION attribute")
+	}
+	if !majorVersionIs(cimVersion, 2) {
+		return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedCIMVersion, "CIMVERSION %q is not supported (2.x is)", cimVersion)
+	}
+	dtdVersion, ok := root.attr("DTDVERSION")
+	if !ok {
+		return nil, notValid("CIM lacks its DTDVERSION attribute")
+	}
+	if !majorVersionIs(dtdVersion, 2) {
+		return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedDTDVersion, "DTDVERSION %q is not supported (2.x is)", dtdVersion)
+	}
+	req := &request{dtdMinor: minorVersion(dtdVersion)}
+	if len(root.children) != 1 || root.children[0].name != "MESSAGE" {
+		return nil, notValid("CIM must contain exactly one MESSAGE (declarations are not operation requests)")
+	}
+	msg := root.children[0]
+	if req.messageID, ok = msg.attr("ID"); !ok {
+		return nil, notValid("MESSAGE lacks its ID attribute")
+	}
+	if req.protocolVersion, ok = msg.attr("PROTOCOLVERSION"); !ok {
+		return nil, notValid("MESSAGE lacks its PROTOCOLVERSION attribute")
+	}
+	if !majorVersionIs(req.protocolVersion, 1) {
+		return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedProtocolVersion, "PROTOCOLVERSION %q is not supported (1.x is)", req.protocolVersion)
+	}
+	if len(msg.children) != 1 {
+		return nil, notValid("MESSAGE must contain exactly one request")
+	}
+	switch simple := msg.children[0]; simple.name {
+	case "SIMPLEREQ":
+		if err := req.decodeSimpleReq(simple); err != nil {
+			return nil, err
+		}
+	case "MULTIREQ":
+		return nil, protoErrorf(http.StatusNotImplemented, cimErrMultipleRequests, "multiple operation requests (MULTIREQ) are not supported")
+	case "SIMPLEEXPREQ", "MULTIEXPREQ":
+		return nil, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "%s is an export request for a listener; this is a CIM server", simple.name)
+	default:
+		return nil, notValid("MESSAGE cannot contain <%s> in a request", simple.name)
+	}
+	return req, nil
+}
+
+func minorVersion(v string) int {
+	_, m, ok := strings.Cut(strings.TrimSpace(v), ".")
+	if !ok {
+		return 0
+	}
+	m, _, _ = strings.Cut(m, ".")
+	n, err := strconv.Atoi(m)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func (req *request) decodeSimpleReq(simple *node) *protocolError {
+	children := simple.children
+	for len(children) > 0 && children[0].name == "CORRELATOR" {
+		children = children[1:]
+	}
+	if len(children) != 1 {
+		return notValid("SIMPLEREQ must contain exactly one IMETHODCALL or METHODCALL")
+	}
+	call := children[0]
+	name, ok := call.attr("NAME")
+	if !ok || strings.TrimSpace(name) == "" {
+		return notValid("%s lacks its NAME attribute", call.name)
+	}
+	req.method = strings.TrimSpace(name)
+	if len(call.children) == 0 {
+		return notValid("%s must start with the path of its target", call.name)
+	}
+	paramElem := ""
+	switch call.name {
+	case "IMETHODCALL":
+		req.intrinsic = true
+		ns, err := decodeLocalNamespace(call.children[0])
+		if err != nil {
+			return asProtocolError(err)
+		}
+		req.ns = ns
+		paramElem = "IPARAMVALUE"
+	case "METHODCALL":
+		target := call.children[0]
+		if target.name != "LOCALINSTANCEPATH" && target.name != "LOCALCLASSPATH" {
+			return notValid("METHODCALL must start with LOCALINSTANCEPATH or LOCALCLASSPATH, not <%s>", target.name)
+		}
+		if len(target.children) != 2 {
+			return notValid("%s must contain LOCALNAMESPACEPATH and a name", target.name)
+		}
+		ns, err := decodeLocalNamespace(target.children[0])
+		if err != nil {
+			return asProtocolError(err)
+		}
+		req.ns, req.target = ns, target
+		paramElem = "PARAMVALUE"
+	default:
+		return notValid("SIMPLEREQ cannot contain <%s>", call.name)
+	}
+	for _, p := range call.children[1:] {
+		if p.name != paramElem {
+			return notValid("%s cannot contain <%s>", call.name, p.name)
+		}
+		if _, ok := p.attr("NAME"); !ok {
+			return notValid("%s lacks its NAME attribute", paramElem)
+		}
+		if len(p.children) > 1 {
+			return notValid("%s %s holds more than one value", paramElem, mustAttr(p, "NAME"))
+		}
+		if p.textual {
+			return notValid("%s %s holds text outside a VALUE element", paramElem, mustAttr(p, "NAME"))
+		}
+		if len(p.children) == 1 && !paramValueElement(paramElem, p.children[0].name) {
+			return notValid("%s %s cannot hold <%s>", paramElem, mustAttr(p, "NAME"), p.children[0].name)
+		}
+		req.params = append(req.params, p)
+	}
+	return nil
+}
+
+// paramValueElement reports whether DSP0203 allows elem as the value of
+// an IPARAMVALUE or PARAMVALUE. Which of them an operation accepts for
+// which parameter is checked when the parameter is read
+// (CIM_ERR_INVALID_PARAMETER).
+func paramValueElement(param, elem string) bool {
+	switch elem {
+	case "VALUE", "VALUE.ARRAY", "VALUE.REFERENCE", "CLASSNAME", "INSTANCENAME", "CLASS", "INSTANCE", "VALUE.NAMEDINSTANCE":
+		return true
+	case "QUALIFIER.DECLARATION":
+		return param == "IPARAMVALUE"
+	case "VALUE.REFARRAY":
+		return param == "PARAMVALUE"
+	}
+	return false
+}
+
+func mustAttr(n *node, name string) string {
+	v, _ := n.attr(name)
+	return v
+}
+
+// asProtocolError maps a decoding error of the envelope to the protocol
+// error it is; a bad name there makes the whole request invalid.
+func asProtocolError(err error) *protocolError {
+	if pe, ok := err.(*protocolError); ok {
+		return pe
+	}
+	return notValid("%v", err)
+}
+
+// checkHeaders compares CIMMethod and CIMObject with the body.
+func (req *request) checkHeaders(h *requestHeaders) *protocolError {
+	if !cim.EqualNames(h.method, req.method) {
+		return protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "CIMMethod %q does not match the method %q in the body", h.method, req.method)
+	}
+	if req.intrinsic {
+		if !sameNamespace(h.object, req.ns) {
+			return protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "CIMObject %q does not match the namespace %q in the body", h.object, req.ns)
+		}
+		return nil
+	}
+	// CIMObject of an extrinsic call is "namespace:Class[.keys]". Only the
+	// namespace and class are compared: clients format key values in
+	// the header loosely (wbemcli leaves reference keys unquoted).
+	ns, rest, ok := strings.Cut(h.object, ":")
+	if !ok || !sameNamespace(ns, req.ns) {
+		return protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "CIMObject %q does not name the namespace %q of the method's target", h.object, req.ns)
+	}
+	class := rest
+	if i := strings.IndexAny(rest, ".="); i >= 0 {
+		class = rest[:i]
+	}
+	want := mustAttr(req.target.children[1], "NAME")
+	if req.target.name == "LOCALINSTANCEPATH" {
+		want = mustAttr(req.target.children[1], "CLASSNAME")
+	}
+	if !cim.EqualNames(strings.TrimSpace(class), strings.TrimSpace(want)) {
+		return protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "CIMObject %q does not name the class %q of the method's target", h.object, want)
+	}
+	return nil
+}
+
+func sameNamespace(a, b string) bool {
+	return cim.EqualNames(strings.Trim(strings.TrimSpace(a), "/"), strings.Trim(strings.TrimSpace(b), "/"))
+}
+
+// decoder decodes parameter elements in the context of one request; it
+// asks the core for the classes it needs to type values (once each).
+type decoder struct {
+	ctx     context.Context
+	ops     wbem.Operations
+	ns      string
+	classes map[string]*cim.Class
+	// embedding counts the embedded objects being decoded around the
+	// current element.
+	embedding int
+}
+
+// class returns a class with its qualifiers and inherited elements, as the
+// core declares it.
+func (d *decoder) class(ns, name string) (*cim.Class, error) {
+	if d.ops == nil {
+		return nil, cim.NewError(cim.ErrNotSupported, "no class information available")
+	}
+	if ns == "" {
+		ns = d.ns
+	}
+	key := cim.FoldName(ns) + ":" + cim.FoldName(name)
+	if c, ok := d.classes[key]; ok {
+		return c, nil
+	}
+	c, err := d.ops.GetClass(d.ctx, ns, name, cim.ClassFilter{IncludeQualifiers: true})
+	if err != nil {
+		return nil, err
+	}
+	if d.classes == nil {
+		d.classes = make(map[string]*cim.Class)
+	}
+	d.classes[key] = c
+	return c, nil
+}
