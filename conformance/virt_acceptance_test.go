@@ -221,6 +221,13 @@ func TestVirtAcceptance(t *testing.T) {
 	if _, err := os.Stat(image); err != nil {
 		t.Fatalf("the new image: %v", err)
 	}
+	// The DMTF classes enumerate hypercim's: the host and the system.
+	if got := byClass(s.paths("ein", s.url("root/virt:CIM_ComputerSystem"))); got["HC_HostSystem"] != 1 || got["HC_ComputerSystem"] != 1 {
+		t.Fatalf("CIM_ComputerSystem instances: %v", got)
+	}
+	if got := byClass(s.paths("ein", s.url("root/virt:CIM_ResourceAllocationSettingData"))); got["HC_StorageAllocationSettingData"] < 1 || got["HC_EthernetPortAllocationSettingData"] < 1 {
+		t.Fatalf("CIM_ResourceAllocationSettingData instances: %v", got)
+	}
 	if svc := s.ain(vm, "CIM_ServiceAffectsElement"); len(svc) != 2 {
 		t.Fatalf("services affecting the system: %v", svc)
 	}

@@ -117,15 +117,17 @@ func newVirtServer(t testing.TB, args ...string) *virtServer {
 	if err := users.AddUser(virtUser, virtPass, auth.UserOptions{Admin: true}); err != nil {
 		t.Fatal(err)
 	}
-	s.start()
+	// Registered before the start, so that a server that fails to become
+	// ready is stopped too.
 	t.Cleanup(func() {
 		if s.cmd != nil {
 			s.stop()
 		}
-		if t.Failed() {
+		if t.Failed() && s.log != nil {
 			t.Logf("--- hypercimd log (last 6 KiB) ---\n%s", lastBytes(s.log.String(), 6<<10))
 		}
 	})
+	s.start()
 	return s
 }
 
@@ -175,6 +177,9 @@ func (s *virtServer) start() {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
+			s.cmd.Process.Kill()
+			<-s.exited
+			s.cmd = nil
 			s.t.Fatalf("hypercimd not ready within %s:\n%s", virtTimeout, s.log.String())
 		}
 	}
@@ -193,13 +198,6 @@ func (s *virtServer) stop() {
 		s.cmd.Process.Kill()
 		s.t.Errorf("hypercimd did not stop within %s of SIGTERM", virtTimeout)
 	}
-	s.cmd = nil
-}
-
-// kill ends hypercimd with SIGKILL, as a crash does.
-func (s *virtServer) kill() {
-	s.cmd.Process.Kill()
-	<-s.exited
 	s.cmd = nil
 }
 
@@ -602,6 +600,30 @@ func (c *console) cmd(command, prefix string) string {
 		prefix = "ok"
 	}
 	return c.expect(prefix)
+}
+
+// retry types a command every half second until the answer holds want:
+// for a guest that is (re)booting, whose earlier output may be gone.
+func (c *console) retry(command, want string) string {
+	c.t.Helper()
+	deadline := time.Now().Add(virtTimeout)
+	for time.Now().Before(deadline) {
+		if _, err := c.conn.Write([]byte(command + "\n")); err != nil {
+			c.t.Fatal(err)
+		}
+		c.conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		for {
+			line, err := c.r.ReadString('\n')
+			if strings.Contains(line, want) {
+				return strings.TrimSpace(line)
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	c.t.Fatalf("console: no %q in answer to %q within %s", want, command, virtTimeout)
+	return ""
 }
 
 func hexOf(s string) string { return fmt.Sprintf("%x", s) }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/xml"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -127,13 +128,9 @@ var (
 func elements(body string) map[string]string {
 	out := map[string]string{}
 	for _, m := range elementRE.FindAllStringSubmatch(body, -1) {
-		out[m[1]] = html(m[2])
+		out[m[1]] = html.UnescapeString(m[2])
 	}
 	return out
-}
-
-func html(s string) string {
-	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'", "&amp;", "&").Replace(s)
 }
 
 // eprs reads every endpoint reference of an answer.
@@ -145,7 +142,7 @@ func eprs(body string) []epr {
 			e.URI = u[1]
 		}
 		for _, s := range selectorRE.FindAllStringSubmatch(m[1], -1) {
-			e.Selectors[s[1]] = html(s[2])
+			e.Selectors[s[1]] = html.UnescapeString(s[2])
 		}
 		out = append(out, e)
 	}

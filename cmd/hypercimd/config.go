@@ -41,6 +41,9 @@ type config struct {
 	testProvider   string
 	testGenCount   int
 	testGenPayload int
+	// testGenPrepared serves the T_Gen instances from memory, built once
+	// at start (benchmarks of the server's path, not of generation).
+	testGenPrepared bool
 	// wsman and virt are the flags of the WS-Management listeners
 	// (wsman.go) and of the virtualization provider (virt.go).
 	wsman wsmanConfig
@@ -98,6 +101,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.testProvider, "test-provider", "", "for hypercim's own tests: also serve the test provider's T_ classes in namespace `NS`")
 	fs.IntVar(&c.testGenCount, "test-provider-gen", 0, "for hypercim's own tests: the number of T_Gen instances the test provider generates")
 	fs.IntVar(&c.testGenPayload, "test-provider-payload", 0, "for hypercim's own tests: the length of the Payload string of each T_Gen instance")
+	fs.BoolVar(&c.testGenPrepared, "test-provider-prepared", false, "for hypercim's benchmarks: build the T_Gen instances once at start and serve them from memory")
 	return fs
 }
 

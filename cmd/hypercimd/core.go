@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
 
+	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/hypervisor"
 	"github.com/hypercim/hypercim/mof"
 	"github.com/hypercim/hypercim/providers/interop"
@@ -130,9 +132,76 @@ func (d *daemon) serveTestProvider(srv *wbem.Server) error {
 	}
 	p := testprovider.New()
 	p.GenCount, p.GenPayload = d.cfg.testGenCount, d.cfg.testGenPayload
-	if err := p.Register(srv.Registry(), ns); err != nil {
+	if d.cfg.testGenPrepared {
+		prepared, err := prepareGen(srv, ns, p)
+		if err != nil {
+			return fmt.Errorf("--test-provider-prepared: %w", err)
+		}
+		if err := srv.Registry().Register(ns, prepared, "T_Dynamic", "T_Gen", "T_DynLink"); err != nil {
+			return fmt.Errorf("--test-provider: %w", err)
+		}
+	} else if err := p.Register(srv.Registry(), ns); err != nil {
 		return fmt.Errorf("--test-provider: %w", err)
 	}
 	d.log.WithField("namespace", ns).Warn("serving the test provider's classes (T_*): for hypercim's own tests, not for production")
 	return nil
+}
+
+// preparedGen is the test provider with its T_Gen instances built once,
+// paths included, and served from memory: a provider that keeps its
+// instances ready, so that benchmarks measure the server's path (core,
+// encoder, HTTP) rather than the generation of the instances. The
+// instances are shared, read-only: the core passes an instance that
+// carries its path and needs no filtering through unchanged.
+type preparedGen struct {
+	*testprovider.Provider
+	gen  []*cim.Instance
+	byID map[string]*cim.Instance
+}
+
+func prepareGen(srv *wbem.Server, ns string, p *testprovider.Provider) (*preparedGen, error) {
+	class, err := srv.Class(ns, "T_Gen")
+	if err != nil {
+		return nil, err
+	}
+	g := &preparedGen{Provider: p, gen: make([]*cim.Instance, 0, p.GenCount), byID: make(map[string]*cim.Instance, p.GenCount)}
+	err = p.EnumerateInstances(context.Background(), ns, class, func(inst *cim.Instance) error {
+		path, err := class.InstancePath(ns, inst)
+		if err != nil {
+			return err
+		}
+		inst.Path = path
+		g.gen = append(g.gen, inst)
+		g.byID[inst.Get("Id").Str()] = inst
+		return nil
+	})
+	return g, err
+}
+
+// EnumerateInstances implements wbem.InstanceProvider.
+func (g *preparedGen) EnumerateInstances(ctx context.Context, ns string, class *cim.Class, yield func(*cim.Instance) error) error {
+	if !cim.EqualNames(class.Name, "T_Gen") {
+		return g.Provider.EnumerateInstances(ctx, ns, class, yield)
+	}
+	for i, inst := range g.gen {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := yield(inst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetInstance implements wbem.InstanceProvider.
+func (g *preparedGen) GetInstance(ctx context.Context, ns string, class *cim.Class, name *cim.ObjectPath) (*cim.Instance, error) {
+	if !cim.EqualNames(class.Name, "T_Gen") {
+		return g.Provider.GetInstance(ctx, ns, class, name)
+	}
+	id, _ := name.Key("Id")
+	if inst := g.byID[id.Str()]; inst != nil {
+		return inst, nil
+	}
+	return nil, cim.Errorf(cim.ErrNotFound, "Instance not found: %s", name.ModelPath())
 }

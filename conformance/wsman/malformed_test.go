@@ -201,3 +201,42 @@ func TestRightsPerNamespace(t *testing.T) {
 		t.Errorf("the refused Put changed the instance: %d %s", st, raw)
 	}
 }
+
+// TestFailedLoginsRateLimited: the daemon blocks an address after five
+// failed logins (the user store's default), answering 401 with
+// Retry-After even to the right password.
+func TestFailedLoginsRateLimited(t *testing.T) {
+	s := startServer(t)
+	get := soap(actGet, dmtfPrefix+"CIM_ComputerSystem", selectorSet("CreationClassName", "CIM_ComputerSystem", "Name", "none"), "")
+	send := func(password string) *http.Response {
+		req, err := http.NewRequest("POST", s.wsmanURL(), strings.NewReader(get))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+		req.SetBasicAuth(s.user, password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := send(s.password); resp.StatusCode != 400 {
+		t.Fatalf("before any failure: %d", resp.StatusCode)
+	}
+	for i := 1; i <= 5; i++ {
+		if resp := send("wrong"); resp.StatusCode != 401 || resp.Header.Get("Retry-After") != "" {
+			t.Fatalf("failure %d: %d, Retry-After %q", i, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	resp := send(s.password)
+	wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if resp.StatusCode != 401 || err != nil || wait < 1 || wait > 30 {
+		t.Fatalf("blocked: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if len(resp.Header.Values("WWW-Authenticate")) < 2 {
+		t.Errorf("blocked answer's challenges %q", resp.Header.Values("WWW-Authenticate"))
+	}
+}

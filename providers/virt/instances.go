@@ -12,15 +12,14 @@ import (
 
 // DMTF values used in several places.
 const (
-	stateEnabled       uint16 = 2
-	stateDisabled      uint16 = 3
-	stateShuttingDown  uint16 = 4
-	stateNotApplicable uint16 = 5 // EnabledState "Not Applicable"
-	stateOffline       uint16 = 6 // "Enabled but Offline": saved
-	stateQuiesce       uint16 = 9
-	stateStarting      uint16 = 10
-	requestedNoChange  uint16 = 5
-	requestedNA        uint16 = 12
+	stateEnabled      uint16 = 2
+	stateDisabled     uint16 = 3
+	stateShuttingDown uint16 = 4
+	stateOffline      uint16 = 6 // "Enabled but Offline": saved
+	stateQuiesce      uint16 = 9
+	stateStarting     uint16 = 10
+	requestedNoChange uint16 = 5
+	requestedNA       uint16 = 12
 
 	healthOK    uint16 = 5
 	healthMajor uint16 = 20
@@ -273,8 +272,6 @@ func (p *Provider) serviceInstance(class, name, caption string) (*cim.Instance, 
 var vsmsMethods = []uint16{2, 3, 5, 6, 7, 10}
 
 func (p *Provider) vsmsCapsInstance() (*cim.Instance, error) {
-	lim := p.m.Limits()
-	_ = lim
 	return p.newInst(classVSMSCaps).
 		set("InstanceID", idCaps+capsMgmt).
 		set("ElementName", "Virtual system management capabilities").

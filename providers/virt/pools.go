@@ -19,24 +19,23 @@ const (
 
 // poolDef describes one pool.
 type poolDef struct {
-	key      string
-	rt       uint16
-	sub      string
-	units    string
-	name     string
-	sharing  uint16   // AllocationCapabilities.SharingMode: 2 dedicated, 3 shared
-	addRm    []uint16 // EnabledStates in which allocations can be added or removed
-	part     string   // the allocation part the pool's templates are
-	deviceOf string   // device class allocated from the pool
+	key     string
+	rt      uint16
+	sub     string
+	units   string
+	name    string
+	sharing uint16   // AllocationCapabilities.SharingMode: 2 dedicated, 3 shared
+	addRm   []uint16 // EnabledStates in which allocations can be added or removed
+	part    string   // the allocation part the pool's templates are
 }
 
 var pools = []poolDef{
-	{poolProcessor, rtProcessor, "HC:vCPU", "count", "Virtual processors", 3, []uint16{stateDisabled}, partDevice, classProcessor},
-	{poolMemory, rtMemory, "HC:RAM", "byte*2^20", "Memory", 2, []uint16{stateDisabled}, partDevice, classMemory},
-	{poolDiskDrive, rtDiskDrive, "HC:virtio-blk", "count", "Disk drives", 2, []uint16{stateEnabled, stateDisabled, stateQuiesce}, partDevice, classDiskDrive},
-	{poolStorage, rtLogicalDisk, "", "byte", "Storage pool", 2, []uint16{stateEnabled, stateDisabled, stateQuiesce}, partImage, classLogicalDisk},
-	{poolEthernet, rtEthernet, "HC:virtio-net", "count", "Ethernet adapters", 2, []uint16{stateEnabled, stateDisabled, stateQuiesce}, partDevice, classEthernetPort},
-	{poolConnection, rtConnection, "", "count", "Ethernet connections", 3, []uint16{stateEnabled, stateDisabled, stateQuiesce}, partConnection, ""},
+	{poolProcessor, rtProcessor, "HC:vCPU", "count", "Virtual processors", 3, []uint16{stateDisabled}, partDevice},
+	{poolMemory, rtMemory, "HC:RAM", "byte*2^20", "Memory", 2, []uint16{stateDisabled}, partDevice},
+	{poolDiskDrive, rtDiskDrive, "HC:virtio-blk", "count", "Disk drives", 2, []uint16{stateEnabled, stateDisabled, stateQuiesce}, partDevice},
+	{poolStorage, rtLogicalDisk, "", "byte", "Storage pool", 2, []uint16{stateEnabled, stateDisabled, stateQuiesce}, partImage},
+	{poolEthernet, rtEthernet, "HC:virtio-net", "count", "Ethernet adapters", 2, []uint16{stateEnabled, stateDisabled, stateQuiesce}, partDevice},
+	{poolConnection, rtConnection, "", "count", "Ethernet connections", 3, []uint16{stateEnabled, stateDisabled, stateQuiesce}, partConnection},
 }
 
 func poolByKey(key string) *poolDef {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -78,35 +78,29 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		boot = []string{filepath.Join(cfg.DataDir, "boot")}
 	}
 	// The provider comes into being after the manager, which reports its
-	// changes from Open on.
-	var p *Provider
-	var ready sync.WaitGroup
-	ready.Add(1)
+	// changes from Open on: those of the start-up go unannounced.
+	var ready atomic.Pointer[Provider]
 	onChange := func(c vmm.Change) {
-		ready.Wait()
-		if p != nil {
+		if p := ready.Load(); p != nil {
 			p.onChange(c)
 		}
 	}
 	m, err := vmm.Open(ctx, vmm.Options{Engine: cfg.Engine, Store: cfg.Store, DataDir: cfg.DataDir, BootDirs: boot,
 		StopMachinesOnClose: cfg.StopMachinesOnClose, JobRetention: cfg.JobRetention, Log: cfg.Log, OnChange: onChange})
 	if err != nil {
-		ready.Done()
 		return nil, fmt.Errorf("virtualization: %w", err)
 	}
-	p, err = NewProvider(Options{Manager: m, Class: cfg.Class, HostName: cfg.HostName, Version: cfg.Version,
+	p, err := NewProvider(Options{Manager: m, Class: cfg.Class, HostName: cfg.HostName, Version: cfg.Version,
 		EngineVersion: cfg.EngineVersion, DefaultKernel: cfg.DefaultKernel, DefaultInitrd: cfg.DefaultInitrd,
 		DefaultCmdline: cfg.DefaultCmdline, Log: cfg.Log})
 	if err != nil {
-		p = nil
-		ready.Done()
 		m.Close(ctx)
 		return nil, err
 	}
 	if cfg.Publisher != nil {
 		p.SetPublisher(cfg.Publisher)
 	}
-	ready.Done()
+	ready.Store(p)
 	return &Service{Provider: p, m: m}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"net"
 	"sync"
 	"time"
@@ -39,6 +40,11 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 // Authenticate checks a user name and password (HTTP Basic) from the
 // client at remoteAddr ("host:port" or "host") and returns the principal.
 // Errors are ErrUnauthorized or a *RateLimitError.
+//
+// Identical checks in flight at the same time (a client opening several
+// connections at once, each with the same credentials) share one bcrypt
+// comparison; each still counts as a success or a failure of its source
+// address.
 func (s *Store) Authenticate(user, password, remoteAddr string) (wbem.Principal, error) {
 	host := hostOf(remoteAddr)
 	if err := s.limiter.check(host); err != nil {
@@ -46,26 +52,73 @@ func (s *Store) Authenticate(user, password, remoteAddr string) (wbem.Principal,
 	}
 	snap := s.current()
 	u := snap.users[cim.FoldName(user)]
-	if u != nil && s.cached(snap, u, password) {
-		s.limiter.success(host)
-		return wbem.Principal{User: u.Name}, nil
-	}
+	var mac [sha256.Size]byte
 	var hash []byte
-	if u == nil {
+	if u != nil {
+		mac = s.credentialMAC(u.Name, u.Hash, password)
+		if s.cached(snap, u, mac) {
+			s.limiter.success(host)
+			return wbem.Principal{User: u.Name}, nil
+		}
+		hash = []byte(u.Hash)
+	} else {
 		s.dummyOnce.Do(func() {
 			s.dummyHash, _ = bcrypt.GenerateFromPassword(s.key[:16], s.opts.BcryptCost)
 		})
 		hash = s.dummyHash
-	} else {
-		hash = []byte(u.Hash)
+		// Unknown names are coalesced too, under a key no user has.
+		mac = s.credentialMAC("\x00"+cim.FoldName(user), string(hash), password)
 	}
-	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || u == nil {
+	if !s.flights.check(mac, func() bool { return s.compare(hash, []byte(password)) == nil }) || u == nil {
 		s.limiter.fail(host)
 		return wbem.Principal{}, ErrUnauthorized
 	}
-	s.remember(snap, u, password)
+	s.remember(snap, u, mac)
 	s.limiter.success(host)
 	return wbem.Principal{User: u.Name}, nil
+}
+
+// flights coalesces identical password checks that are in progress at
+// the same time: the first runs the comparison, the others wait for its
+// result. Keys are credential MACs, never passwords.
+type flights struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	ok   bool
+	// waiters counts the checks that joined this one (for tests).
+	waiters int
+}
+
+// check runs verify for key, or waits for the run already in progress
+// for the same key and returns its result.
+func (f *flights) check(key [sha256.Size]byte, verify func() bool) bool {
+	f.mu.Lock()
+	if fl, ok := f.m[key]; ok {
+		fl.waiters++
+		f.mu.Unlock()
+		<-fl.done
+		return fl.ok
+	}
+	if f.m == nil {
+		f.m = make(map[[sha256.Size]byte]*flight)
+	}
+	fl := &flight{done: make(chan struct{})}
+	f.m[key] = fl
+	f.mu.Unlock()
+	defer func() {
+		// Delete before waking the waiters, so a check arriving after
+		// this one finished starts afresh (and finds the cache).
+		f.mu.Lock()
+		delete(f.m, key)
+		f.mu.Unlock()
+		close(fl.done)
+	}()
+	fl.ok = verify()
+	return fl.ok
 }
 
 // verifiedEntry is a remembered successful check: an HMAC of the
@@ -75,19 +128,29 @@ type verifiedEntry struct {
 	expires time.Time
 }
 
-func (s *Store) credentialMAC(u *userRecord, password string) [sha256.Size]byte {
-	m := hmac.New(sha256.New, s.key[:])
-	m.Write([]byte(u.Name))
-	m.Write([]byte{0})
-	m.Write([]byte(u.Hash))
-	m.Write([]byte{0})
-	m.Write([]byte(password))
+// credentialMAC is the HMAC, under the store's key, of a user name, the
+// user's hash and a password: what the cache and the coalescing of checks
+// compare instead of the password.
+func (s *Store) credentialMAC(name, hash, password string) [sha256.Size]byte {
+	m := s.macs.Get().(*macState)
+	m.buf = append(append(append(append(append(m.buf[:0], name...), 0), hash...), 0), password...)
+	m.h.Reset()
+	m.h.Write(m.buf)
 	var out [sha256.Size]byte
-	copy(out[:], m.Sum(nil))
+	m.h.Sum(out[:0])
+	clear(m.buf) // no password left in the pool
+	s.macs.Put(m)
 	return out
 }
 
-func (s *Store) cached(snap *snapshot, u *userRecord, password string) bool {
+// macState is a keyed HMAC and its input buffer, recycled: every
+// authenticated request computes one MAC.
+type macState struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func (s *Store) cached(snap *snapshot, u *userRecord, mac [sha256.Size]byte) bool {
 	if s.opts.CacheTTL < 0 {
 		return false
 	}
@@ -96,15 +159,14 @@ func (s *Store) cached(snap *snapshot, u *userRecord, password string) bool {
 		return false
 	}
 	entry := e.(verifiedEntry)
-	mac := s.credentialMAC(u, password)
 	return s.opts.Now().Before(entry.expires) && hmac.Equal(entry.mac[:], mac[:])
 }
 
-func (s *Store) remember(snap *snapshot, u *userRecord, password string) {
+func (s *Store) remember(snap *snapshot, u *userRecord, mac [sha256.Size]byte) {
 	if s.opts.CacheTTL < 0 {
 		return
 	}
-	snap.verified.Store(u.Name, verifiedEntry{mac: s.credentialMAC(u, password), expires: s.opts.Now().Add(s.opts.CacheTTL)})
+	snap.verified.Store(u.Name, verifiedEntry{mac: mac, expires: s.opts.Now().Add(s.opts.CacheTTL)})
 }
 
 // hostOf returns the host part of a remote address.

@@ -33,7 +33,9 @@
 // Store.Authenticate checks a Basic user name and password; a successful
 // check is remembered for a few minutes (as an HMAC under a per-process key,
 // never the password), so that clients which authenticate every request do
-// not pay bcrypt's cost each time. Store.DigestChallenge and
+// not pay bcrypt's cost each time; identical checks that arrive while one
+// is running (a client opening many connections at once) wait for its
+// result instead of each running bcrypt. Store.DigestChallenge and
 // Store.AuthenticateDigest implement Digest with nonces that expire after
 // five minutes and replay protection by nonce count.
 // Store.AuthenticateCertificate maps a client certificate to its user.

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
@@ -188,6 +189,12 @@ type Store struct {
 	// user name costs as much time as a wrong password; made on first use.
 	dummyOnce sync.Once
 	dummyHash []byte
+	// flights coalesces identical password checks in progress; compare
+	// is the check (bcrypt; tests count its calls).
+	flights flights
+	compare func(hash, password []byte) error
+	// macs recycles the HMAC state of credentialMAC.
+	macs sync.Pool
 }
 
 // Open opens the users of data directory dir (created with mode 0700 if
@@ -201,7 +208,8 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
-	s := &Store{dir: dir, opts: o}
+	s := &Store{dir: dir, opts: o, compare: bcrypt.CompareHashAndPassword}
+	s.macs.New = func() any { return &macState{h: hmac.New(sha256.New, s.key[:])} }
 	if _, err := rand.Read(s.key[:]); err != nil {
 		return nil, fmt.Errorf("generating a key: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 // kiloInstance is an instance of about 1 KB of CIM-XML: a key, a dozen
@@ -35,16 +36,16 @@ func BenchmarkEncodeNamedInstance(b *testing.B) {
 	for i := range insts {
 		insts[i] = kiloInstance(i)
 	}
-	e := &encoder{host: "127.0.0.1:5988", b: make([]byte, 0, 2*flushThreshold)}
-	e.namedInstance(insts[0])
-	b.SetBytes(int64(len(e.b)))
+	e := &xmlcodec.Encoder{Host: "127.0.0.1:5988", B: make([]byte, 0, 2*flushThreshold)}
+	e.NamedInstance(insts[0])
+	b.SetBytes(int64(len(e.B)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if len(e.b) > flushThreshold {
-			e.b = e.b[:0]
+		if len(e.B) > flushThreshold {
+			e.B = e.B[:0]
 		}
-		e.namedInstance(insts[i%len(insts)])
+		e.NamedInstance(insts[i%len(insts)])
 	}
 }
 
@@ -62,11 +63,11 @@ func BenchmarkDecodeGetInstance(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		req, perr := decodeRequest(body, h)
+		req, perr := decodeRequest(new(xmlcodec.Parser), body, h)
 		if perr != nil {
 			b.Fatal(perr)
 		}
-		d := &decoder{ns: req.ns}
+		d := newDecoder(nil, nil, req.ns)
 		p, err := newParams(d, req.params)
 		if err != nil {
 			b.Fatal(err)
@@ -109,30 +110,6 @@ func BenchmarkEnumerateInstancesHandler(b *testing.B) {
 		do()
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "instances/s")
-}
-
-// BenchmarkParseTree and BenchmarkParseTreeEncodingXML compare the request
-// parser with encoding/xml's tokenizer on a GetInstance request.
-func BenchmarkParseTree(b *testing.B) {
-	body := fixtureBodies(b)[8]
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if _, err := parseTree(body); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkParseTreeEncodingXML(b *testing.B) {
-	body := fixtureBodies(b)[8]
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if _, err := referenceParse(body); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
 
 // BenchmarkGetInstanceHandler measures GetInstance through the handler,

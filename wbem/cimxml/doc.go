@@ -21,13 +21,14 @@
 // # Responses
 //
 // Output is encoded by hand into a buffer that is sent once it holds
-// about 64 KiB; a smaller response goes out with a Content-Length, a
+// about 256 KiB; a smaller response goes out with a Content-Length, a
 // larger one in chunks while the core streams. When the client sent
 // TE: trailers, an error after the first chunk is reported in the
 // CIMStatusCode and CIMStatusCodeDescription trailers; otherwise the
 // connection is aborted so the client sees an incomplete response. The
 // encoding is DTD-valid and also readable by sblim-wbemcli's strict
-// parser (see encoder).
+// parser (see xmlcodec.Encoder). The XML parser, encoder and decoder live
+// in wbem/cimxml/xmlcodec, shared with the export client and listener.
 //
 // # Errors
 //

@@ -5,25 +5,8 @@ import (
 	"testing"
 
 	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
-
-func TestAppendEscaped(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"plain", "plain"},
-		{`a<b>c&d"e'f`, `a&lt;b&gt;c&amp;d&quot;e'f`},
-		{"tab\tnl\ncr\r", "tab\tnl\ncr\r"},
-		{"nul\x00bell\x07", "nul\uFFFDbell\uFFFD"},
-		{"ünïcode ✓", "ünïcode ✓"},
-		{"bad\xffutf8", "bad\uFFFDutf8"},
-		{"trunc\xe2\x9c", "trunc\uFFFD\uFFFD"},
-		{"nonchar\uFFFE", "nonchar\uFFFD"},
-		{"", ""},
-	} {
-		if got := string(appendEscaped(nil, tc.in)); got != tc.want {
-			t.Errorf("appendEscaped(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
 
 // TestResponseShapesAreDTDValid encodes every response shape the adapter
 // produces and validates it against DSP0203 2.4.0 and wbemcli's parser
@@ -45,128 +28,128 @@ func TestResponseShapesAreDTDValid(t *testing.T) {
 		name   string
 		elem   string
 		method string
-		body   func(e *encoder)
+		body   func(e *xmlcodec.Encoder)
 	}{
-		{"GetClass", "IMETHODRESPONSE", "GetClass", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.class(all)
-			e.str("</IRETURNVALUE>")
+		{"GetClass", "IMETHODRESPONSE", "GetClass", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.Class(all)
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"EnumerateClasses", "IMETHODRESPONSE", "EnumerateClasses", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.class(all)
-			e.class(assoc)
-			e.class(cim.FilterClass(all, cim.ClassFilter{LocalOnly: true}))
-			e.str("</IRETURNVALUE>")
+		{"EnumerateClasses", "IMETHODRESPONSE", "EnumerateClasses", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.Class(all)
+			e.Class(assoc)
+			e.Class(cim.FilterClass(all, cim.ClassFilter{LocalOnly: true}))
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"EnumerateClassNames", "IMETHODRESPONSE", "EnumerateClassNames", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.className("Test_All")
-			e.className("Test_Assoc")
-			e.str("</IRETURNVALUE>")
+		{"EnumerateClassNames", "IMETHODRESPONSE", "EnumerateClassNames", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.ClassName("Test_All")
+			e.ClassName("Test_Assoc")
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"GetInstance", "IMETHODRESPONSE", "GetInstance", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.instance(filtered)
-			e.str("</IRETURNVALUE>")
+		{"GetInstance", "IMETHODRESPONSE", "GetInstance", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.Instance(filtered)
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"EnumerateInstances", "IMETHODRESPONSE", "EnumerateInstances", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.namedInstance(inst)
-			e.namedInstance(inst)
-			e.str("</IRETURNVALUE>")
+		{"EnumerateInstances", "IMETHODRESPONSE", "EnumerateInstances", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.NamedInstance(inst)
+			e.NamedInstance(inst)
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"EnumerateInstanceNames", "IMETHODRESPONSE", "EnumerateInstanceNames", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.instanceName(inst.Path)
-			e.instanceName(cim.NewInstancePath("", "Test_Singleton"))
-			e.str("</IRETURNVALUE>")
+		{"EnumerateInstanceNames", "IMETHODRESPONSE", "EnumerateInstanceNames", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.InstanceName(inst.Path)
+			e.InstanceName(cim.NewInstancePath("", "Test_Singleton"))
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"CreateInstance", "IMETHODRESPONSE", "CreateInstance", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.instanceName(inst.Path)
-			e.str("</IRETURNVALUE>")
+		{"CreateInstance", "IMETHODRESPONSE", "CreateInstance", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.InstanceName(inst.Path)
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"Associators", "IMETHODRESPONSE", "Associators", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.objectWithPathInstance(inst, testNS)
-			e.str("</IRETURNVALUE>")
+		{"Associators", "IMETHODRESPONSE", "Associators", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.ObjectWithPathInstance(inst, testNS)
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"AssociatorsOfClass", "IMETHODRESPONSE", "Associators", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.objectWithPathClass(cim.NewClassPath(testNS, "Test_Assoc"), assoc, testNS)
-			e.str("</IRETURNVALUE>")
+		{"AssociatorsOfClass", "IMETHODRESPONSE", "Associators", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.ObjectWithPathClass(cim.NewClassPath(testNS, "Test_Assoc"), assoc, testNS)
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"ReferenceNames", "IMETHODRESPONSE", "ReferenceNames", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.objectPath(inst.Path, testNS)
-			e.objectPath(cim.NewClassPath("", "Test_Assoc"), testNS)
-			e.str("</IRETURNVALUE>")
+		{"ReferenceNames", "IMETHODRESPONSE", "ReferenceNames", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.ObjectPath(inst.Path, testNS)
+			e.ObjectPath(cim.NewClassPath("", "Test_Assoc"), testNS)
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"GetPropertyScalar", "IMETHODRESPONSE", "GetProperty", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.value(inst.Get("PStr"))
-			e.str("</IRETURNVALUE>")
+		{"GetPropertyScalar", "IMETHODRESPONSE", "GetProperty", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.Value(inst.Get("PStr"))
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"GetPropertyArray", "IMETHODRESPONSE", "GetProperty", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.value(inst.Get("AStr"))
-			e.str("</IRETURNVALUE>")
+		{"GetPropertyArray", "IMETHODRESPONSE", "GetProperty", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.Value(inst.Get("AStr"))
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"GetPropertyReference", "IMETHODRESPONSE", "GetProperty", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.value(ref)
-			e.str("</IRETURNVALUE>")
+		{"GetPropertyReference", "IMETHODRESPONSE", "GetProperty", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.Value(ref)
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"GetPropertyNull", "IMETHODRESPONSE", "GetProperty", func(e *encoder) {
-			e.str("<IRETURNVALUE></IRETURNVALUE>")
+		{"GetPropertyNull", "IMETHODRESPONSE", "GetProperty", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE></IRETURNVALUE>")
 		}},
-		{"EnumerateQualifiers", "IMETHODRESPONSE", "EnumerateQualifiers", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
+		{"EnumerateQualifiers", "IMETHODRESPONSE", "EnumerateQualifiers", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
 			for _, q := range m.QualifierTypes(testNS) {
-				e.qualifierDeclaration(q)
+				e.QualifierDeclaration(q)
 			}
-			e.qualifierDeclaration(qt)
-			e.str("</IRETURNVALUE>")
+			e.QualifierDeclaration(qt)
+			e.Str("</IRETURNVALUE>")
 		}},
-		{"ExecQueryProjection", "IMETHODRESPONSE", "ExecQuery", func(e *encoder) {
-			e.str("<IRETURNVALUE><VALUE.OBJECT>")
-			e.instance(inst)
-			e.str("</VALUE.OBJECT></IRETURNVALUE>")
+		{"ExecQueryProjection", "IMETHODRESPONSE", "ExecQuery", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE><VALUE.OBJECT>")
+			e.Instance(inst)
+			e.Str("</VALUE.OBJECT></IRETURNVALUE>")
 		}},
-		{"OpenEnumerateInstances", "IMETHODRESPONSE", "OpenEnumerateInstances", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.instanceWithPath(inst, testNS)
-			e.str("</IRETURNVALUE>")
-			e.paramValue("PARAMVALUE", "EndOfSequence", cim.NewBoolean(false))
-			e.paramValue("PARAMVALUE", "EnumerationContext", cim.NewString("ctx-1"))
+		{"OpenEnumerateInstances", "IMETHODRESPONSE", "OpenEnumerateInstances", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.InstanceWithPath(inst, testNS)
+			e.Str("</IRETURNVALUE>")
+			e.ParamValue("PARAMVALUE", "EndOfSequence", cim.NewBoolean(false))
+			e.ParamValue("PARAMVALUE", "EnumerationContext", cim.NewString("ctx-1"))
 		}},
-		{"OpenEnumerateInstancePaths", "IMETHODRESPONSE", "OpenEnumerateInstancePaths", func(e *encoder) {
-			e.str("<IRETURNVALUE>")
-			e.instancePath(inst.Path, testNS)
-			e.str("</IRETURNVALUE>")
-			e.paramValue("PARAMVALUE", "EndOfSequence", cim.NewBoolean(true))
-			e.str(`<PARAMVALUE NAME="EnumerationContext" PARAMTYPE="string"><VALUE></VALUE></PARAMVALUE>`)
+		{"OpenEnumerateInstancePaths", "IMETHODRESPONSE", "OpenEnumerateInstancePaths", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE>")
+			e.InstancePath(inst.Path, testNS)
+			e.Str("</IRETURNVALUE>")
+			e.ParamValue("PARAMVALUE", "EndOfSequence", cim.NewBoolean(true))
+			e.Str(`<PARAMVALUE NAME="EnumerationContext" PARAMTYPE="string"><VALUE></VALUE></PARAMVALUE>`)
 		}},
-		{"EnumerationCount", "IMETHODRESPONSE", "EnumerationCount", func(e *encoder) {
-			e.str("<IRETURNVALUE><VALUE>12</VALUE></IRETURNVALUE>")
+		{"EnumerationCount", "IMETHODRESPONSE", "EnumerationCount", func(e *xmlcodec.Encoder) {
+			e.Str("<IRETURNVALUE><VALUE>12</VALUE></IRETURNVALUE>")
 		}},
-		{"MethodResponse", "METHODRESPONSE", "DoIt", func(e *encoder) {
-			e.paramValue("RETURNVALUE", "", cim.NewUint32(0))
-			e.paramValue("PARAMVALUE", "Out1", cim.NewString("x<y"))
-			e.paramValue("PARAMVALUE", "OutRef", ref)
-			e.paramValue("PARAMVALUE", "OutRefs", refArr)
-			e.paramValue("PARAMVALUE", "OutArr", inst.Get("AS64"))
-			e.paramValue("PARAMVALUE", "OutEmb", inst.Get("PEmb"))
+		{"MethodResponse", "METHODRESPONSE", "DoIt", func(e *xmlcodec.Encoder) {
+			e.ParamValue("RETURNVALUE", "", cim.NewUint32(0))
+			e.ParamValue("PARAMVALUE", "Out1", cim.NewString("x<y"))
+			e.ParamValue("PARAMVALUE", "OutRef", ref)
+			e.ParamValue("PARAMVALUE", "OutRefs", refArr)
+			e.ParamValue("PARAMVALUE", "OutArr", inst.Get("AS64"))
+			e.ParamValue("PARAMVALUE", "OutEmb", inst.Get("PEmb"))
 		}},
-		{"MethodResponseVoid", "METHODRESPONSE", "Nothing", func(e *encoder) {
-			e.paramValue("RETURNVALUE", "", cim.Value{})
+		{"MethodResponseVoid", "METHODRESPONSE", "Nothing", func(e *xmlcodec.Encoder) {
+			e.ParamValue("RETURNVALUE", "", cim.Value{})
 		}},
-		{"Error", "IMETHODRESPONSE", "GetInstance", func(e *encoder) {
-			e.errorElem(cim.NewError(cim.ErrNotFound, `no instance "x" <here>`), false)
+		{"Error", "IMETHODRESPONSE", "GetInstance", func(e *xmlcodec.Encoder) {
+			e.Error(cim.NewError(cim.ErrNotFound, `no instance "x" <here>`), false)
 		}},
-		{"ErrorWithInstances", "IMETHODRESPONSE", "GetInstance", func(e *encoder) {
-			e.errorElem(cim.NewError(cim.ErrNotFound, "no such instance"), true)
+		{"ErrorWithInstances", "IMETHODRESPONSE", "GetInstance", func(e *xmlcodec.Encoder) {
+			e.Error(cim.NewError(cim.ErrNotFound, "no such instance"), true)
 		}},
 	}
 	for _, nullInArrays := range []bool{false, true} {
@@ -176,7 +159,7 @@ func TestResponseShapesAreDTDValid(t *testing.T) {
 				name += "/DTD2.3"
 			}
 			t.Run(name, func(t *testing.T) {
-				e := &encoder{host: "srv.example:5988", nullInArrays: nullInArrays}
+				e := &xmlcodec.Encoder{Host: "srv.example:5988", NullInArrays: nullInArrays}
 				doc := message(e, s.elem, s.method, func() { s.body(e) })
 				validateDTD(t, doc)
 				if s.name != "ErrorWithInstances" {
@@ -190,9 +173,9 @@ func TestResponseShapesAreDTDValid(t *testing.T) {
 func TestEncodeDetails(t *testing.T) {
 	m := loadModel(t)
 	inst := sampleInstance(t, m)
-	e := &encoder{host: "h:1"}
-	e.namedInstance(inst)
-	doc := e.b
+	e := &xmlcodec.Encoder{Host: "h:1"}
+	e.NamedInstance(inst)
+	doc := e.B
 	contains(t, doc,
 		// Keys carry TYPE (required by DSP0203 2.4) and VALUETYPE.
 		`<KEYBINDING NAME="Name"><KEYVALUE VALUETYPE="string" TYPE="string">key with &lt;markup&gt; &amp; &quot;quotes&quot; and ünïcode ✓</KEYVALUE></KEYBINDING>`,
@@ -207,19 +190,19 @@ func TestEncodeDetails(t *testing.T) {
 		// A NULL property is an empty pair, never self-closed.
 		`<PROPERTY NAME="PS8" TYPE="sint8"><VALUE>-128</VALUE></PROPERTY>`,
 	)
-	e2 := &encoder{host: "h:1", nullInArrays: true}
-	e2.value(inst.Get("AStr"))
-	if got, want := string(e2.b), `<VALUE.ARRAY><VALUE>a</VALUE><VALUE.NULL/><VALUE>c&amp;d</VALUE></VALUE.ARRAY>`; got != want {
+	e2 := &xmlcodec.Encoder{Host: "h:1", NullInArrays: true}
+	e2.Value(inst.Get("AStr"))
+	if got, want := string(e2.B), `<VALUE.ARRAY><VALUE>a</VALUE><VALUE.NULL/><VALUE>c&amp;d</VALUE></VALUE.ARRAY>`; got != want {
 		t.Errorf("array for a DTD 2.3 client = %s, want %s", got, want)
 	}
-	e3 := &encoder{host: "srv:5989"}
-	e3.valueReference(inst.Path)
-	if !strings.HasPrefix(string(e3.b), `<VALUE.REFERENCE><INSTANCEPATH><NAMESPACEPATH><HOST>srv:5989</HOST><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="test"/></LOCALNAMESPACEPATH></NAMESPACEPATH><INSTANCENAME CLASSNAME="Test_All">`) {
-		t.Errorf("reference = %s", e3.b)
+	e3 := &xmlcodec.Encoder{Host: "srv:5989"}
+	e3.ValueReference(inst.Path)
+	if !strings.HasPrefix(string(e3.B), `<VALUE.REFERENCE><INSTANCEPATH><NAMESPACEPATH><HOST>srv:5989</HOST><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="test"/></LOCALNAMESPACEPATH></NAMESPACEPATH><INSTANCENAME CLASSNAME="Test_All">`) {
+		t.Errorf("reference = %s", e3.B)
 	}
-	var e4 encoder
-	e4.errorElem(cim.NewError(cim.ErrInvalidClass, "Class not found"), false)
-	if got, want := string(e4.b), `<ERROR CODE="5" DESCRIPTION="CIM_ERR_INVALID_CLASS: Class not found"></ERROR>`; got != want {
+	var e4 xmlcodec.Encoder
+	e4.Error(cim.NewError(cim.ErrInvalidClass, "Class not found"), false)
+	if got, want := string(e4.B), `<ERROR CODE="5" DESCRIPTION="CIM_ERR_INVALID_CLASS: Class not found"></ERROR>`; got != want {
 		t.Errorf("error = %s, want %s", got, want)
 	}
 }
@@ -229,17 +212,17 @@ func TestEncodeDetails(t *testing.T) {
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	m := loadModel(t)
 	inst := sampleInstance(t, m)
-	d := &decoder{ns: testNS}
+	d := newDecoder(nil, nil, testNS)
 	for _, nullInArrays := range []bool{true} {
-		e := &encoder{host: "h", nullInArrays: nullInArrays}
-		e.instance(inst)
-		root, err := parseTree(e.b)
+		e := &xmlcodec.Encoder{Host: "h", NullInArrays: nullInArrays}
+		e.Instance(inst)
+		root, err := xmlcodec.Parse(e.B)
 		if err != nil {
-			t.Fatalf("parse: %v\n%s", err, e.b)
+			t.Fatalf("parse: %v\n%s", err, e.B)
 		}
-		got, err := d.decodeInstance(root)
+		got, err := d.DecodeInstance(root)
 		if err != nil {
-			t.Fatalf("decode: %v\n%s", err, e.b)
+			t.Fatalf("decode: %v\n%s", err, e.B)
 		}
 		if !got.Equal(inst) {
 			t.Errorf("instance round trip differs:\n got %#v\nwant %#v", got, inst)
@@ -247,30 +230,30 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	}
 	for _, name := range []string{"Test_Base", "Test_All", "Test_Assoc"} {
 		c := mustClass(t, m, name)
-		e := &encoder{host: "h"}
-		e.class(c)
-		root, err := parseTree(e.b)
+		e := &xmlcodec.Encoder{Host: "h"}
+		e.Class(c)
+		root, err := xmlcodec.Parse(e.B)
 		if err != nil {
 			t.Fatalf("parse %s: %v", name, err)
 		}
-		got, err := d.decodeClass(root)
+		got, err := d.DecodeClass(root)
 		if err != nil {
-			t.Fatalf("decode %s: %v\n%s", name, err, e.b)
+			t.Fatalf("decode %s: %v\n%s", name, err, e.B)
 		}
 		if !got.Equal(c) {
 			t.Errorf("class %s round trip differs:\n got %s\nwant %s", name, got, c)
 		}
 	}
 	for _, qt := range m.QualifierTypes(testNS) {
-		e := &encoder{}
-		e.qualifierDeclaration(qt)
-		root, err := parseTree(e.b)
+		e := &xmlcodec.Encoder{}
+		e.QualifierDeclaration(qt)
+		root, err := xmlcodec.Parse(e.B)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := d.decodeQualifierDeclaration(root)
+		got, err := d.DecodeQualifierDeclaration(root)
 		if err != nil {
-			t.Fatalf("decode %s: %v\n%s", qt.Name, err, e.b)
+			t.Fatalf("decode %s: %v\n%s", qt.Name, err, e.B)
 		}
 		if !got.Equal(qt) {
 			t.Errorf("qualifier %s round trip differs:\n got %s\nwant %s", qt.Name, got, qt)

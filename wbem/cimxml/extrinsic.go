@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 // invokeMethod serves an extrinsic method call (METHODCALL). Clients send
@@ -11,7 +12,7 @@ import (
 // each value is typed from the method's declaration in the target's class,
 // which also says which string parameters carry embedded instances.
 func (c *call) invokeMethod() error {
-	target, err := c.d.decodePath(c.req.target)
+	target, err := c.d.DecodePath(c.req.target)
 	if err != nil {
 		return err
 	}
@@ -33,9 +34,9 @@ func (c *call) invokeMethod() error {
 			}
 		}
 		var v cim.Value
-		var elem *node
-		if len(pn.children) == 1 {
-			elem = pn.children[0]
+		var elem *xmlcodec.Node
+		if len(pn.Children) == 1 {
+			elem = pn.Children[0]
 		}
 		var pdecl *cim.Parameter
 		if decl != nil {
@@ -63,37 +64,37 @@ func (c *call) invokeMethod() error {
 	if !ret.Type().Valid() && decl != nil && decl.ReturnType.Valid() {
 		ret = cim.Null(decl.ReturnType)
 	}
-	e.paramValue("RETURNVALUE", "", ret)
+	e.ParamValue("RETURNVALUE", "", ret)
 	for _, p := range out {
 		if p.Value.IsNull() {
 			// wbemcli cannot read an empty PARAMVALUE; a missing output
 			// parameter means NULL to every client.
 			continue
 		}
-		e.paramValue("PARAMVALUE", p.Name, p.Value)
+		e.ParamValue("PARAMVALUE", p.Name, p.Value)
 	}
 	return nil
 }
 
 // paramValue types the value of an input parameter as declared.
-func (d *decoder) paramValue(decl *cim.Parameter, n *node) (cim.Value, error) {
+func (d *decoder) paramValue(decl *cim.Parameter, n *xmlcodec.Node) (cim.Value, error) {
 	if n != nil {
-		switch n.name {
+		switch n.Name {
 		case "INSTANCE", "VALUE.NAMEDINSTANCE", "CLASS":
 			// An object given as an element rather than escaped text.
 			return d.untypedValue(n, "")
 		case "CLASSNAME", "INSTANCENAME":
 			if decl.Type != cim.TypeReference || decl.IsArray {
-				return cim.Value{}, invalidParam("parameter %s is a %s, not a reference", decl.Name, typeName(decl.Type))
+				return cim.Value{}, invalidParam("parameter %s is a %s, not a reference", decl.Name, decl.Type)
 			}
-			p, err := d.decodePath(n)
+			p, err := d.DecodePath(n)
 			if err != nil {
 				return cim.Value{}, err
 			}
 			return cim.NewReference(p), nil
 		}
 	}
-	v, err := d.decodeValue(decl.Type, decl.IsArray, decl.EmbeddedKind(), n)
+	v, err := d.DecodeValue(decl.Type, decl.IsArray, decl.EmbeddedKind(), n)
 	if err != nil {
 		return cim.Value{}, wrapParam(decl.Name, err)
 	}
@@ -111,7 +112,7 @@ func wrapParam(name string, err error) error {
 // untypedValue reads a parameter value without a declaration to type it:
 // PARAMTYPE when the client sent one, otherwise text as strings,
 // references as references and objects as embedded objects.
-func (d *decoder) untypedValue(n *node, paramType string) (cim.Value, error) {
+func (d *decoder) untypedValue(n *xmlcodec.Node, paramType string) (cim.Value, error) {
 	t, embedded := cim.TypeString, cim.EmbeddedNone
 	switch pt := strings.ToLower(strings.TrimSpace(paramType)); pt {
 	case "":
@@ -128,47 +129,47 @@ func (d *decoder) untypedValue(n *node, paramType string) (cim.Value, error) {
 	if n == nil {
 		return cim.Null(t), nil
 	}
-	switch n.name {
+	switch n.Name {
 	case "VALUE":
-		return d.decodeValue(t, false, embedded, n)
+		return d.DecodeValue(t, false, embedded, n)
 	case "VALUE.ARRAY":
-		return d.decodeValue(t, true, embedded, n)
+		return d.DecodeValue(t, true, embedded, n)
 	case "VALUE.REFERENCE":
-		return d.decodeValue(cim.TypeReference, false, embedded, n)
+		return d.DecodeValue(cim.TypeReference, false, embedded, n)
 	case "VALUE.REFARRAY":
-		return d.decodeValue(cim.TypeReference, true, embedded, n)
+		return d.DecodeValue(cim.TypeReference, true, embedded, n)
 	case "CLASSNAME", "INSTANCENAME":
-		p, err := d.decodePath(n)
+		p, err := d.DecodePath(n)
 		if err != nil {
 			return cim.Value{}, err
 		}
 		return cim.NewReference(p), nil
 	case "INSTANCE":
-		inst, err := d.decodeInstance(n)
+		inst, err := d.DecodeInstance(n)
 		if err != nil {
 			return cim.Value{}, err
 		}
 		return cim.NewEmbeddedInstance(inst), nil
 	case "VALUE.NAMEDINSTANCE":
-		if len(n.children) != 2 {
+		if len(n.Children) != 2 {
 			return cim.Value{}, notValid("VALUE.NAMEDINSTANCE must contain INSTANCENAME and INSTANCE")
 		}
-		path, err := d.decodeInstanceName(n.children[0], d.ns)
+		path, err := d.DecodeInstanceName(n.Children[0], d.NS)
 		if err != nil {
 			return cim.Value{}, err
 		}
-		inst, err := d.decodeInstance(n.children[1])
+		inst, err := d.DecodeInstance(n.Children[1])
 		if err != nil {
 			return cim.Value{}, err
 		}
 		inst.Path = path
 		return cim.NewEmbeddedInstance(inst), nil
 	case "CLASS":
-		cls, err := d.decodeClass(n)
+		cls, err := d.DecodeClass(n)
 		if err != nil {
 			return cim.Value{}, err
 		}
 		return cim.NewEmbeddedClass(cls), nil
 	}
-	return cim.Value{}, notValid("unexpected <%s> as a parameter value", n.name)
+	return cim.Value{}, notValid("unexpected <%s> as a parameter value", n.Name)
 }

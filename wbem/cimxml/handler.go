@@ -18,6 +18,7 @@ import (
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/wbem"
 	"github.com/hypercim/hypercim/wbem/auth"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 // DefaultMaxRequestSize bounds a request body unless Config says otherwise.
@@ -70,9 +71,11 @@ type Handler struct {
 	realm   string
 	maxSize int64
 	log     *logrus.Entry
-	// bufs recycles response buffers: a streamed response reuses one
-	// buffer of about flushThreshold bytes, a small one fits in it.
-	bufs sync.Pool
+	// bufs recycles request and response buffers: a streamed response
+	// reuses one buffer of about flushThreshold bytes, a small one fits
+	// in it; parsers recycles the memory of request trees.
+	bufs    sync.Pool
+	parsers sync.Pool
 }
 
 // NewHandler returns a Handler for cfg.
@@ -103,6 +106,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		h.log = logrus.NewEntry(l)
 	}
 	h.bufs.New = func() any { b := make([]byte, 0, flushThreshold+flushThreshold/4); return &b }
+	h.parsers.New = func() any { return new(xmlcodec.Parser) }
 	return h, nil
 }
 
@@ -133,7 +137,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.protocolError(w, r, principal.User, perr)
 		return
 	}
-	req, perr := decodeRequest(*body, hdr)
+	ps := h.parsers.Get().(*xmlcodec.Parser)
+	defer h.putParser(ps)
+	req, perr := decodeRequest(ps, *body, hdr)
 	h.putBody(body)
 	if perr != nil {
 		h.protocolError(w, r, principal.User, perr)
@@ -225,6 +231,18 @@ func (h *Handler) putBody(bp *[]byte) {
 	}
 }
 
+// putParser recycles a parser once its tree is no longer used, unless a
+// large request grew it.
+func (h *Handler) putParser(ps *xmlcodec.Parser) {
+	if ps.Nodes() <= maxPooledNodes {
+		h.parsers.Put(ps)
+	}
+}
+
+// maxPooledNodes bounds the parsers kept for reuse: requests of a few
+// kilobytes, as most are, need a few dozen nodes.
+const maxPooledNodes = 4096
+
 // protocolError answers a request refused as a whole.
 func (h *Handler) protocolError(w http.ResponseWriter, r *http.Request, user string, e *protocolError) {
 	h.log.WithFields(logrus.Fields{"remote": r.RemoteAddr, "user": user, "status": e.status, "cimerror": e.cimError}).Info("cimxml: request refused: ", e.detail)
@@ -253,7 +271,7 @@ func (h *Handler) serveOperation(w http.ResponseWriter, r *http.Request, hdr *re
 	bp := h.bufs.Get().(*[]byte)
 	rw := &responseWriter{
 		w:                  w,
-		enc:                encoder{b: (*bp)[:0], host: requestHost(r), nullInArrays: req.dtdMinor >= 3},
+		enc:                xmlcodec.Encoder{B: (*bp)[:0], Host: requestHost(r), NullInArrays: req.dtdMinor >= 3},
 		prefix:             hdr.prefix,
 		trailers:           hdr.trailers,
 		messageID:          req.messageID,
@@ -261,10 +279,10 @@ func (h *Handler) serveOperation(w http.ResponseWriter, r *http.Request, hdr *re
 		withErrorInstances: req.dtdMinor >= 2,
 	}
 	defer func() {
-		*bp = rw.enc.b
+		*bp = rw.enc.B
 		h.putBody(bp)
 	}()
-	c := &call{h: h, req: req, rw: rw, d: &decoder{ctx: ctx, ops: h.ops, ns: req.ns}}
+	c := &call{h: h, req: req, rw: rw, d: newDecoder(ctx, h.ops, req.ns)}
 	var run func(*call) error
 	if req.intrinsic {
 		rw.elem = "IMETHODRESPONSE"
@@ -289,9 +307,9 @@ func (h *Handler) serveOperation(w http.ResponseWriter, r *http.Request, hdr *re
 	if err == nil {
 		err = run(c)
 	}
-	var pe *protocolError
+	pe, isProtocolError := protocolErrorOf(err)
 	switch {
-	case errors.As(err, &pe):
+	case isProtocolError:
 		// A structural fault found while decoding parameters: nothing
 		// has been sent yet (decoding precedes every write).
 		if !rw.committed {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/wbem"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 func TestClassOperations(t *testing.T) {
@@ -289,17 +290,17 @@ func TestPullOperations(t *testing.T) {
 // paramValue returns the text of an output PARAMVALUE.
 func paramValue(t testing.TB, body []byte, name string) string {
 	t.Helper()
-	root, err := parseTree(body)
+	root, err := xmlcodec.Parse(body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var found string
-	var walk func(n *node)
-	walk = func(n *node) {
-		if n.name == "PARAMVALUE" && mustAttr(n, "NAME") == name && len(n.children) == 1 {
-			found = n.children[0].text
+	var walk func(n *xmlcodec.Node)
+	walk = func(n *xmlcodec.Node) {
+		if n.Name == "PARAMVALUE" && mustAttr(n, "NAME") == name && len(n.Children) == 1 {
+			found = n.Children[0].Text
 		}
-		for _, c := range n.children {
+		for _, c := range n.Children {
 			walk(c)
 		}
 	}

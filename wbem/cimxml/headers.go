@@ -118,8 +118,12 @@ func manNamespace(values []string) (string, bool) {
 // checkContentType accepts application/xml and text/xml with a UTF-8
 // charset or none; DSP0200 requires UTF-8 bodies.
 func checkContentType(ct string) *protocolError {
-	if ct == "" {
+	switch ct {
+	case "":
 		return protoErrorf(http.StatusBadRequest, cimErrRequestNotValid, "the Content-Type header is missing (want application/xml; charset=\"utf-8\")")
+	case `application/xml; charset="utf-8"`, `application/xml; charset=utf-8`, "application/xml",
+		`text/xml; charset="utf-8"`, `text/xml; charset=utf-8`, "text/xml":
+		return nil // what clients send, without parsing
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/mof"
 	"github.com/hypercim/hypercim/schemas"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 const testNS = "root/test"
@@ -172,11 +173,11 @@ func sampleInstance(t testing.TB, m *mof.MemTarget) *cim.Instance {
 }
 
 // message wraps body in a response envelope.
-func message(e *encoder, elem, method string, body func()) []byte {
-	e.beginMessage("1001", "1.0", elem, method)
+func message(e *xmlcodec.Encoder, elem, method string, body func()) []byte {
+	beginMessage(e, "1001", "1.0", elem, method)
 	body()
-	e.endMessage(elem)
-	return e.b
+	endMessage(e, elem)
+	return e.B
 }
 
 func contains(t testing.TB, doc []byte, want ...string) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/wbem"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 // call is one operation being served: its decoded request, the typed
@@ -97,12 +98,12 @@ func intrinsicOp(name string) (string, func(*call) error, bool) {
 	return name, nil, false
 }
 
-func (c *call) ops() wbem.Operations { return c.h.ops }
-func (c *call) ns() string           { return c.req.ns }
-func (c *call) enc() *encoder        { return &c.rw.enc }
+func (c *call) ops() wbem.Operations   { return c.h.ops }
+func (c *call) ns() string             { return c.req.ns }
+func (c *call) enc() *xmlcodec.Encoder { return &c.rw.enc }
 
-func (c *call) beginReturn() { c.enc().str(`<IRETURNVALUE>`) }
-func (c *call) endReturn()   { c.enc().str(`</IRETURNVALUE>`) }
+func (c *call) beginReturn() { c.enc().Str(`<IRETURNVALUE>`) }
+func (c *call) endReturn()   { c.enc().Str(`</IRETURNVALUE>`) }
 
 // done checks that every parameter was read, then opens IRETURNVALUE.
 func (c *call) done() error {
@@ -159,7 +160,7 @@ func (c *call) getClass() error {
 		return err
 	}
 	c.beginReturn()
-	c.enc().class(cls)
+	c.enc().Class(cls)
 	c.endReturn()
 	return nil
 }
@@ -188,7 +189,7 @@ func (c *call) enumerateClasses() error {
 		return err
 	}
 	err = c.ops().EnumerateClasses(c.d.ctx, c.ns(), name, deep, f, func(cls *cim.Class) error {
-		c.enc().class(cls)
+		c.enc().Class(cls)
 		return c.rw.maybeFlush()
 	})
 	if err != nil {
@@ -212,7 +213,7 @@ func (c *call) enumerateClassNames() error {
 		return err
 	}
 	err = c.ops().EnumerateClassNames(c.d.ctx, c.ns(), name, deep, func(n string) error {
-		c.enc().className(n)
+		c.enc().ClassName(n)
 		return c.rw.maybeFlush()
 	})
 	if err != nil {
@@ -230,7 +231,7 @@ func (c *call) classParam(name string) (*cim.Class, error) {
 	if err := expectElem(name, n, "CLASS"); err != nil {
 		return nil, err
 	}
-	return c.d.decodeClass(n)
+	return c.d.DecodeClass(n)
 }
 
 func (c *call) createClass() error {
@@ -298,7 +299,7 @@ func (c *call) getInstance() error {
 		return err
 	}
 	c.beginReturn()
-	c.enc().instance(inst)
+	c.enc().Instance(inst)
 	c.endReturn()
 	return nil
 }
@@ -320,7 +321,7 @@ func (c *call) enumerateInstances() error {
 		if err := withPath(inst); err != nil {
 			return err
 		}
-		c.enc().namedInstance(inst)
+		c.enc().NamedInstance(inst)
 		return c.rw.maybeFlush()
 	})
 	if err != nil {
@@ -340,7 +341,7 @@ func (c *call) enumerateInstanceNames() error {
 		return err
 	}
 	err = c.ops().EnumerateInstanceNames(c.d.ctx, c.ns(), name, func(p *cim.ObjectPath) error {
-		c.enc().instanceName(p)
+		c.enc().InstanceName(p)
 		return c.rw.maybeFlush()
 	})
 	if err != nil {
@@ -358,7 +359,7 @@ func (c *call) createInstance() error {
 	if err := expectElem("NewInstance", n, "INSTANCE"); err != nil {
 		return err
 	}
-	inst, err := c.d.decodeInstance(n)
+	inst, err := c.d.DecodeInstance(n)
 	if err != nil {
 		return err
 	}
@@ -371,7 +372,7 @@ func (c *call) createInstance() error {
 		return err
 	}
 	c.beginReturn()
-	c.enc().instanceName(path)
+	c.enc().InstanceName(path)
 	c.endReturn()
 	return nil
 }
@@ -384,14 +385,14 @@ func (c *call) modifyInstance() error {
 	if err := expectElem("ModifiedInstance", n, "VALUE.NAMEDINSTANCE"); err != nil {
 		return err
 	}
-	if len(n.children) != 2 {
+	if len(n.Children) != 2 {
 		return notValid("VALUE.NAMEDINSTANCE must contain INSTANCENAME and INSTANCE")
 	}
-	path, err := c.d.decodeInstanceName(n.children[0], c.ns())
+	path, err := c.d.DecodeInstanceName(n.Children[0], c.ns())
 	if err != nil {
 		return err
 	}
-	inst, err := c.d.decodeInstance(n.children[1])
+	inst, err := c.d.DecodeInstance(n.Children[1])
 	if err != nil {
 		return err
 	}
@@ -460,12 +461,12 @@ func (c *call) assocObjects(associators bool) error {
 			if path == nil {
 				path = &cim.ObjectPath{ClassName: r.Class.Name}
 			}
-			c.enc().objectWithPathClass(path, r.Class, c.ns())
+			c.enc().ObjectWithPathClass(path, r.Class, c.ns())
 		default:
 			if err := withPath(r.Instance); err != nil {
 				return err
 			}
-			c.enc().objectWithPathInstance(r.Instance, c.ns())
+			c.enc().ObjectWithPathInstance(r.Instance, c.ns())
 		}
 		return c.rw.maybeFlush()
 	}
@@ -499,7 +500,7 @@ func (c *call) assocNames(associators bool) error {
 		return err
 	}
 	yield := func(p *cim.ObjectPath) error {
-		c.enc().objectPath(p, c.ns())
+		c.enc().ObjectPath(p, c.ns())
 		return c.rw.maybeFlush()
 	}
 	if associators {
@@ -535,7 +536,7 @@ func (c *call) getProperty() error {
 	}
 	c.beginReturn()
 	if !v.IsNull() {
-		c.enc().value(v)
+		c.enc().Value(v)
 	}
 	c.endReturn()
 	return nil
@@ -569,10 +570,10 @@ func (c *call) setProperty() error {
 // newPropertyValue types the untyped NewValue of SetProperty as the class
 // declares the property. When the class or property is unknown the value
 // is passed as sent (text as strings) and the core reports the error.
-func (c *call) newPropertyValue(path *cim.ObjectPath, prop string, n *node) (cim.Value, error) {
+func (c *call) newPropertyValue(path *cim.ObjectPath, prop string, n *xmlcodec.Node) (cim.Value, error) {
 	if cls, err := c.d.class(c.ns(), path.ClassName); err == nil {
 		if decl := cls.Property(prop); decl != nil {
-			return c.d.decodeValue(decl.Type, decl.IsArray, decl.EmbeddedKind(), n)
+			return c.d.DecodeValue(decl.Type, decl.IsArray, decl.EmbeddedKind(), n)
 		}
 	}
 	return c.d.untypedValue(n, "")
@@ -593,7 +594,7 @@ func (c *call) getQualifier() error {
 		return err
 	}
 	c.beginReturn()
-	c.enc().qualifierDeclaration(qt)
+	c.enc().QualifierDeclaration(qt)
 	c.endReturn()
 	return nil
 }
@@ -606,7 +607,7 @@ func (c *call) setQualifier() error {
 	if err := expectElem("QualifierDeclaration", n, "QUALIFIER.DECLARATION"); err != nil {
 		return err
 	}
-	qt, err := c.d.decodeQualifierDeclaration(n)
+	qt, err := c.d.DecodeQualifierDeclaration(n)
 	if err != nil {
 		return err
 	}
@@ -638,7 +639,7 @@ func (c *call) enumerateQualifiers() error {
 		return err
 	}
 	err := c.ops().EnumerateQualifiers(c.d.ctx, c.ns(), func(qt *cim.QualifierType) error {
-		c.enc().qualifierDeclaration(qt)
+		c.enc().QualifierDeclaration(qt)
 		return c.rw.maybeFlush()
 	})
 	if err != nil {
@@ -674,11 +675,11 @@ func (c *call) execQuery() error {
 			if err := withPath(inst); err != nil {
 				return err
 			}
-			c.enc().objectWithPathInstance(inst, c.ns())
+			c.enc().ObjectWithPathInstance(inst, c.ns())
 		} else {
-			c.enc().str(`<VALUE.OBJECT>`)
-			c.enc().instance(inst)
-			c.enc().str(`</VALUE.OBJECT>`)
+			c.enc().Str(`<VALUE.OBJECT>`)
+			c.enc().Instance(inst)
+			c.enc().Str(`</VALUE.OBJECT>`)
 		}
 		return c.rw.maybeFlush()
 	})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/wbem"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 // params gives typed access to the IPARAMVALUEs of an intrinsic call. The
@@ -14,11 +15,11 @@ import (
 // (DSP0200 clause 5.3.1).
 type params struct {
 	d     *decoder
-	nodes []*node
+	nodes []*xmlcodec.Node
 	used  []bool
 }
 
-func newParams(d *decoder, nodes []*node) (*params, error) {
+func newParams(d *decoder, nodes []*xmlcodec.Node) (*params, error) {
 	for i, n := range nodes {
 		name := strings.TrimSpace(mustAttr(n, "NAME"))
 		for _, prev := range nodes[:i] {
@@ -33,16 +34,16 @@ func newParams(d *decoder, nodes []*node) (*params, error) {
 // value returns the value element of the named parameter: present is
 // false when the client did not send the parameter, and the element is nil
 // when it sent it without a value (NULL).
-func (p *params) value(name string) (elem *node, present bool) {
+func (p *params) value(name string) (elem *xmlcodec.Node, present bool) {
 	for i, n := range p.nodes {
 		if !cim.EqualNames(strings.TrimSpace(mustAttr(n, "NAME")), name) {
 			continue
 		}
 		p.used[i] = true
-		if len(n.children) == 0 {
+		if len(n.Children) == 0 {
 			return nil, true
 		}
-		return n.children[0], true
+		return n.Children[0], true
 	}
 	return nil, false
 }
@@ -58,20 +59,20 @@ func (p *params) done(method string) error {
 }
 
 // valueText returns the text of a VALUE element, which holds nothing else.
-func valueText(n *node) (string, error) {
-	if err := noChildren(n); err != nil {
-		return "", err
+func valueText(n *xmlcodec.Node) (string, error) {
+	if len(n.Children) > 0 {
+		return "", notValid("element %s must be empty, found <%s>", n.Name, n.Children[0].Name)
 	}
-	return n.text, nil
+	return n.Text, nil
 }
 
-func expectElem(name string, n *node, want ...string) error {
+func expectElem(name string, n *xmlcodec.Node, want ...string) error {
 	for _, w := range want {
-		if n.name == w {
+		if n.Name == w {
 			return nil
 		}
 	}
-	return invalidParam("parameter %s must be given as %s, not <%s>", name, strings.Join(want, " or "), n.name)
+	return invalidParam("parameter %s must be given as %s, not <%s>", name, strings.Join(want, " or "), n.Name)
 }
 
 // boolean reads a boolean parameter; absent or NULL gives def.
@@ -125,7 +126,7 @@ func (p *params) className(name string) (string, error) {
 	if err := expectElem(name, n, "CLASSNAME"); err != nil {
 		return "", err
 	}
-	return decodeClassName(n)
+	return xmlcodec.DecodeClassName(n)
 }
 
 func (p *params) requiredClassName(name string) (string, error) {
@@ -167,9 +168,9 @@ func (p *params) propertyList() ([]string, error) {
 	if err := expectElem("PropertyList", n, "VALUE.ARRAY"); err != nil {
 		return nil, err
 	}
-	list := make([]string, 0, len(n.children))
-	for _, c := range n.children {
-		switch c.name {
+	list := make([]string, 0, len(n.Children))
+	for _, c := range n.Children {
+		switch c.Name {
 		case "VALUE":
 			text, err := valueText(c)
 			if err != nil {
@@ -177,12 +178,12 @@ func (p *params) propertyList() ([]string, error) {
 			}
 			name := strings.TrimSpace(text)
 			if !cim.ValidName(name) {
-				return nil, invalidParam("PropertyList: %q is not a property name", c.text)
+				return nil, invalidParam("PropertyList: %q is not a property name", c.Text)
 			}
 			list = append(list, name)
 		case "VALUE.NULL":
 		default:
-			return nil, notValid("VALUE.ARRAY cannot contain <%s>", c.name)
+			return nil, notValid("VALUE.ARRAY cannot contain <%s>", c.Name)
 		}
 	}
 	return list, nil
@@ -197,7 +198,7 @@ func (p *params) instanceName(name string) (*cim.ObjectPath, error) {
 	if err := expectElem(name, n, "INSTANCENAME"); err != nil {
 		return nil, err
 	}
-	return p.d.decodeInstanceName(n, p.d.ns)
+	return p.d.DecodeInstanceName(n, p.d.NS)
 }
 
 // objectName reads ObjectName: a CLASSNAME (class-level association
@@ -210,7 +211,7 @@ func (p *params) objectName() (*cim.ObjectPath, error) {
 	if err := expectElem("ObjectName", n, "CLASSNAME", "INSTANCENAME"); err != nil {
 		return nil, err
 	}
-	return p.d.decodePath(n)
+	return p.d.DecodePath(n)
 }
 
 // instanceOptions reads LocalOnly, DeepInheritance, IncludeQualifiers,

@@ -1,8 +1,12 @@
 package cimxml
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 // The values of the CIMError header (DSP0200 clause 7.3), which qualify an
@@ -42,4 +46,23 @@ func protoErrorf(status int, cimError, format string, args ...any) *protocolErro
 // CIM-XML operation request.
 func notValid(format string, args ...any) *protocolError {
 	return protoErrorf(http.StatusBadRequest, cimErrRequestNotValid, format, args...)
+}
+
+// protocolErrorOf returns the protocol error err is: one of the adapter's,
+// or a structural fault the codec found (request-not-valid).
+func protocolErrorOf(err error) (*protocolError, bool) {
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		return pe, true
+	}
+	var nv *xmlcodec.NotValidError
+	if errors.As(err, &nv) {
+		return notValid("%s", nv.Detail), true
+	}
+	return nil, false
+}
+
+// invalidParam is the CIM error for a bad parameter value.
+func invalidParam(format string, args ...any) *cim.Error {
+	return cim.Errorf(cim.ErrInvalidParameter, format, args...)
 }

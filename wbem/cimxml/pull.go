@@ -14,12 +14,12 @@ import (
 // endPull closes IRETURNVALUE and writes the enumeration's state.
 func (c *call) endPull(st wbem.PullState) {
 	c.endReturn()
-	c.enc().paramValue("PARAMVALUE", "EndOfSequence", cim.NewBoolean(st.EndOfSequence))
+	c.enc().ParamValue("PARAMVALUE", "EndOfSequence", cim.NewBoolean(st.EndOfSequence))
 	// An ended enumeration has no context; DSP0200 sends it as NULL, which
 	// clients read from an empty VALUE as well.
-	c.enc().str(`<PARAMVALUE NAME="EnumerationContext" PARAMTYPE="string"><VALUE>`)
-	c.enc().text(st.Context)
-	c.enc().str(`</VALUE></PARAMVALUE>`)
+	c.enc().Str(`<PARAMVALUE NAME="EnumerationContext" PARAMTYPE="string"><VALUE>`)
+	c.enc().Text(st.Context)
+	c.enc().Str(`</VALUE></PARAMVALUE>`)
 }
 
 // yieldInstanceWithPath writes VALUE.INSTANCEWITHPATH results.
@@ -27,19 +27,19 @@ func (c *call) yieldInstanceWithPath(inst *cim.Instance) error {
 	if err := withPath(inst); err != nil {
 		return err
 	}
-	c.enc().instanceWithPath(inst, c.ns())
+	c.enc().InstanceWithPath(inst, c.ns())
 	return c.rw.maybeFlush()
 }
 
 // yieldInstancePath writes INSTANCEPATH results.
 func (c *call) yieldInstancePath(p *cim.ObjectPath) error {
-	c.enc().instancePath(p, c.ns())
+	c.enc().InstancePath(p, c.ns())
 	return c.rw.maybeFlush()
 }
 
 // yieldInstance writes INSTANCE results (OpenQueryInstances, PullInstances).
 func (c *call) yieldInstance(inst *cim.Instance) error {
-	c.enc().instance(inst)
+	c.enc().Instance(inst)
 	return c.rw.maybeFlush()
 }
 
@@ -166,9 +166,9 @@ func (c *call) openQueryInstances() error {
 	}
 	c.endPull(st)
 	if cls != nil {
-		c.enc().str(`<PARAMVALUE NAME="QueryResultClass">`)
-		c.enc().class(cls)
-		c.enc().str(`</PARAMVALUE>`)
+		c.enc().Str(`<PARAMVALUE NAME="QueryResultClass">`)
+		c.enc().Class(cls)
+		c.enc().Str(`</PARAMVALUE>`)
 	}
 	return nil
 }
@@ -252,9 +252,9 @@ func (c *call) enumerationCount() error {
 	}
 	c.beginReturn()
 	if ok {
-		c.enc().str(`<VALUE>`)
-		c.enc().b = strconv.AppendUint(c.enc().b, n, 10)
-		c.enc().str(`</VALUE>`)
+		c.enc().Str(`<VALUE>`)
+		c.enc().B = strconv.AppendUint(c.enc().B, n, 10)
+		c.enc().Str(`</VALUE>`)
 	}
 	c.endReturn()
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/wbem"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 // request is a decoded CIM-XML operation request: the envelope has been
@@ -26,15 +27,15 @@ type request struct {
 	// the namespace of a METHODCALL's object.
 	ns string
 	// target is the LOCALINSTANCEPATH or LOCALCLASSPATH of a METHODCALL.
-	target *node
-	params []*node
+	target *xmlcodec.Node
+	params []*xmlcodec.Node
 }
 
 // decodeRequest parses and validates a request body (DSP0201 message
-// envelope) and cross-checks it with the CIM headers (DSP0200 clause
-// 7.3: header-mismatch).
-func decodeRequest(body []byte, h *requestHeaders) (*request, *protocolError) {
-	req, perr := decodeEnvelope(body)
+// envelope) with ps and cross-checks it with the CIM headers (DSP0200
+// clause 7.3: header-mismatch). The request's elements belong to ps.
+func decodeRequest(ps *xmlcodec.Parser, body []byte, h *requestHeaders) (*request, *protocolError) {
+	req, perr := decodeEnvelope(ps, body)
 	if perr != nil {
 		return nil, perr
 	}
@@ -46,25 +47,25 @@ func decodeRequest(body []byte, h *requestHeaders) (*request, *protocolError) {
 
 // decodeEnvelope parses a request body and validates its message
 // envelope.
-func decodeEnvelope(body []byte) (*request, *protocolError) {
-	root, err := parseTree(body)
+func decodeEnvelope(ps *xmlcodec.Parser, body []byte) (*request, *protocolError) {
+	root, err := ps.Parse(body)
 	if err != nil {
-		if errors.Is(err, errNotWellFormed) {
+		if errors.Is(err, xmlcodec.ErrNotWellFormed) {
 			return nil, protoErrorf(http.StatusBadRequest, cimErrRequestNotWellFormed, "%v", err)
 		}
 		return nil, notValid("%v", err)
 	}
-	if root.name != "CIM" {
-		return nil, notValid("the root element is <%s>, not <CIM>", root.name)
+	if root.Name != "CIM" {
+		return nil, notValid("the root element is <%s>, not <CIM>", root.Name)
 	}
-	cimVersion, ok := root.attr("CIMVERSION")
+	cimVersion, ok := root.Attr("CIMVERSION")
 	if !ok {
 		return nil, notValid("CIM lacks its CIMVERSION attribute")
 	}
 	if !majorVersionIs(cimVersion, 2) {
 		return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedCIMVersion, "CIMVERSION %q is not supported (2.x is)", cimVersion)
 	}
-	dtdVersion, ok := root.attr("DTDVERSION")
+	dtdVersion, ok := root.Attr("DTDVERSION")
 	if !ok {
 		return nil, notValid("CIM lacks its DTDVERSION attribute")
 	}
@@ -72,23 +73,23 @@ func decodeEnvelope(body []byte) (*request, *protocolError) {
 		return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedDTDVersion, "DTDVERSION %q is not supported (2.x is)", dtdVersion)
 	}
 	req := &request{dtdMinor: minorVersion(dtdVersion)}
-	if len(root.children) != 1 || root.children[0].name != "MESSAGE" {
+	if len(root.Children) != 1 || root.Children[0].Name != "MESSAGE" {
 		return nil, notValid("CIM must contain exactly one MESSAGE (declarations are not operation requests)")
 	}
-	msg := root.children[0]
-	if req.messageID, ok = msg.attr("ID"); !ok {
+	msg := root.Children[0]
+	if req.messageID, ok = msg.Attr("ID"); !ok {
 		return nil, notValid("MESSAGE lacks its ID attribute")
 	}
-	if req.protocolVersion, ok = msg.attr("PROTOCOLVERSION"); !ok {
+	if req.protocolVersion, ok = msg.Attr("PROTOCOLVERSION"); !ok {
 		return nil, notValid("MESSAGE lacks its PROTOCOLVERSION attribute")
 	}
 	if !majorVersionIs(req.protocolVersion, 1) {
 		return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedProtocolVersion, "PROTOCOLVERSION %q is not supported (1.x is)", req.protocolVersion)
 	}
-	if len(msg.children) != 1 {
+	if len(msg.Children) != 1 {
 		return nil, notValid("MESSAGE must contain exactly one request")
 	}
-	switch simple := msg.children[0]; simple.name {
+	switch simple := msg.Children[0]; simple.Name {
 	case "SIMPLEREQ":
 		if err := req.decodeSimpleReq(simple); err != nil {
 			return nil, err
@@ -96,9 +97,9 @@ func decodeEnvelope(body []byte) (*request, *protocolError) {
 	case "MULTIREQ":
 		return nil, protoErrorf(http.StatusNotImplemented, cimErrMultipleRequests, "multiple operation requests (MULTIREQ) are not supported")
 	case "SIMPLEEXPREQ", "MULTIEXPREQ":
-		return nil, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "%s is an export request for a listener; this is a CIM server", simple.name)
+		return nil, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "%s is an export request for a listener; this is a CIM server", simple.Name)
 	default:
-		return nil, notValid("MESSAGE cannot contain <%s> in a request", simple.name)
+		return nil, notValid("MESSAGE cannot contain <%s> in a request", simple.Name)
 	}
 	return req, nil
 }
@@ -116,65 +117,65 @@ func minorVersion(v string) int {
 	return n
 }
 
-func (req *request) decodeSimpleReq(simple *node) *protocolError {
-	children := simple.children
-	for len(children) > 0 && children[0].name == "CORRELATOR" {
+func (req *request) decodeSimpleReq(simple *xmlcodec.Node) *protocolError {
+	children := simple.Children
+	for len(children) > 0 && children[0].Name == "CORRELATOR" {
 		children = children[1:]
 	}
 	if len(children) != 1 {
 		return notValid("SIMPLEREQ must contain exactly one IMETHODCALL or METHODCALL")
 	}
 	call := children[0]
-	name, ok := call.attr("NAME")
+	name, ok := call.Attr("NAME")
 	if !ok || strings.TrimSpace(name) == "" {
-		return notValid("%s lacks its NAME attribute", call.name)
+		return notValid("%s lacks its NAME attribute", call.Name)
 	}
 	req.method = strings.TrimSpace(name)
-	if len(call.children) == 0 {
-		return notValid("%s must start with the path of its target", call.name)
+	if len(call.Children) == 0 {
+		return notValid("%s must start with the path of its target", call.Name)
 	}
 	paramElem := ""
-	switch call.name {
+	switch call.Name {
 	case "IMETHODCALL":
 		req.intrinsic = true
-		ns, err := decodeLocalNamespace(call.children[0])
+		ns, err := xmlcodec.DecodeLocalNamespace(call.Children[0])
 		if err != nil {
 			return asProtocolError(err)
 		}
 		req.ns = ns
 		paramElem = "IPARAMVALUE"
 	case "METHODCALL":
-		target := call.children[0]
-		if target.name != "LOCALINSTANCEPATH" && target.name != "LOCALCLASSPATH" {
-			return notValid("METHODCALL must start with LOCALINSTANCEPATH or LOCALCLASSPATH, not <%s>", target.name)
+		target := call.Children[0]
+		if target.Name != "LOCALINSTANCEPATH" && target.Name != "LOCALCLASSPATH" {
+			return notValid("METHODCALL must start with LOCALINSTANCEPATH or LOCALCLASSPATH, not <%s>", target.Name)
 		}
-		if len(target.children) != 2 {
-			return notValid("%s must contain LOCALNAMESPACEPATH and a name", target.name)
+		if len(target.Children) != 2 {
+			return notValid("%s must contain LOCALNAMESPACEPATH and a name", target.Name)
 		}
-		ns, err := decodeLocalNamespace(target.children[0])
+		ns, err := xmlcodec.DecodeLocalNamespace(target.Children[0])
 		if err != nil {
 			return asProtocolError(err)
 		}
 		req.ns, req.target = ns, target
 		paramElem = "PARAMVALUE"
 	default:
-		return notValid("SIMPLEREQ cannot contain <%s>", call.name)
+		return notValid("SIMPLEREQ cannot contain <%s>", call.Name)
 	}
-	for _, p := range call.children[1:] {
-		if p.name != paramElem {
-			return notValid("%s cannot contain <%s>", call.name, p.name)
+	for _, p := range call.Children[1:] {
+		if p.Name != paramElem {
+			return notValid("%s cannot contain <%s>", call.Name, p.Name)
 		}
-		if _, ok := p.attr("NAME"); !ok {
+		if _, ok := p.Attr("NAME"); !ok {
 			return notValid("%s lacks its NAME attribute", paramElem)
 		}
-		if len(p.children) > 1 {
+		if len(p.Children) > 1 {
 			return notValid("%s %s holds more than one value", paramElem, mustAttr(p, "NAME"))
 		}
-		if p.textual {
+		if p.Textual {
 			return notValid("%s %s holds text outside a VALUE element", paramElem, mustAttr(p, "NAME"))
 		}
-		if len(p.children) == 1 && !paramValueElement(paramElem, p.children[0].name) {
-			return notValid("%s %s cannot hold <%s>", paramElem, mustAttr(p, "NAME"), p.children[0].name)
+		if len(p.Children) == 1 && !paramValueElement(paramElem, p.Children[0].Name) {
+			return notValid("%s %s cannot hold <%s>", paramElem, mustAttr(p, "NAME"), p.Children[0].Name)
 		}
 		req.params = append(req.params, p)
 	}
@@ -197,15 +198,15 @@ func paramValueElement(param, elem string) bool {
 	return false
 }
 
-func mustAttr(n *node, name string) string {
-	v, _ := n.attr(name)
+func mustAttr(n *xmlcodec.Node, name string) string {
+	v, _ := n.Attr(name)
 	return v
 }
 
 // asProtocolError maps a decoding error of the envelope to the protocol
 // error it is; a bad name there makes the whole request invalid.
 func asProtocolError(err error) *protocolError {
-	if pe, ok := err.(*protocolError); ok {
+	if pe, ok := protocolErrorOf(err); ok {
 		return pe
 	}
 	return notValid("%v", err)
@@ -233,9 +234,9 @@ func (req *request) checkHeaders(h *requestHeaders) *protocolError {
 	if i := strings.IndexAny(rest, ".="); i >= 0 {
 		class = rest[:i]
 	}
-	want := mustAttr(req.target.children[1], "NAME")
-	if req.target.name == "LOCALINSTANCEPATH" {
-		want = mustAttr(req.target.children[1], "CLASSNAME")
+	want := mustAttr(req.target.Children[1], "NAME")
+	if req.target.Name == "LOCALINSTANCEPATH" {
+		want = mustAttr(req.target.Children[1], "CLASSNAME")
 	}
 	if !cim.EqualNames(strings.TrimSpace(class), strings.TrimSpace(want)) {
 		return protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "CIMObject %q does not name the class %q of the method's target", h.object, want)
@@ -250,13 +251,17 @@ func sameNamespace(a, b string) bool {
 // decoder decodes parameter elements in the context of one request; it
 // asks the core for the classes it needs to type values (once each).
 type decoder struct {
+	xmlcodec.Decoder
 	ctx     context.Context
 	ops     wbem.Operations
-	ns      string
 	classes map[string]*cim.Class
-	// embedding counts the embedded objects being decoded around the
-	// current element.
-	embedding int
+}
+
+func newDecoder(ctx context.Context, ops wbem.Operations, ns string) *decoder {
+	d := &decoder{ctx: ctx, ops: ops}
+	d.NS = ns
+	d.Class = d.class
+	return d
 }
 
 // class returns a class with its qualifiers and inherited elements, as the
@@ -266,7 +271,7 @@ func (d *decoder) class(ns, name string) (*cim.Class, error) {
 		return nil, cim.NewError(cim.ErrNotSupported, "no class information available")
 	}
 	if ns == "" {
-		ns = d.ns
+		ns = d.NS
 	}
 	key := cim.FoldName(ns) + ":" + cim.FoldName(name)
 	if c, ok := d.classes[key]; ok {

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 func newRequest(method string, hdr map[string]string) *http.Request {
@@ -110,7 +112,7 @@ const getClassBody = `<?xml version="1.0" encoding="utf-8" ?>
 
 func TestDecodeRequestEnvelope(t *testing.T) {
 	h := &requestHeaders{method: "GetClass", object: "root/cimv2", objectPresent: true}
-	req, perr := decodeRequest([]byte(getClassBody), h)
+	req, perr := decodeRequest(new(xmlcodec.Parser), []byte(getClassBody), h)
 	if perr != nil {
 		t.Fatal(perr)
 	}
@@ -119,7 +121,7 @@ func TestDecodeRequestEnvelope(t *testing.T) {
 	}
 
 	extrinsic := `<CIM CIMVERSION="2.0" DTDVERSION="2.3"><MESSAGE ID="1" PROTOCOLVERSION="1.0"><SIMPLEREQ><METHODCALL NAME="DoIt"><LOCALINSTANCEPATH><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="cimv2"/></LOCALNAMESPACEPATH><INSTANCENAME CLASSNAME="CIM_Foo"><KEYBINDING NAME="Name"><KEYVALUE>abc</KEYVALUE></KEYBINDING></INSTANCENAME></LOCALINSTANCEPATH><PARAMVALUE NAME="P1"><VALUE>x</VALUE></PARAMVALUE></METHODCALL></SIMPLEREQ></MESSAGE></CIM>`
-	req, perr = decodeRequest([]byte(extrinsic), &requestHeaders{method: "DoIt", object: `root/cimv2:CIM_Foo.Name="abc"`})
+	req, perr = decodeRequest(new(xmlcodec.Parser), []byte(extrinsic), &requestHeaders{method: "DoIt", object: `root/cimv2:CIM_Foo.Name="abc"`})
 	if perr != nil {
 		t.Fatal(perr)
 	}
@@ -158,7 +160,7 @@ func TestDecodeRequestEnvelope(t *testing.T) {
 		{"extrinsic namespace mismatch", extrinsic, &requestHeaders{method: "DoIt", object: `root/x:CIM_Foo.Name="abc"`}, 400, cimErrHeaderMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, perr := decodeRequest([]byte(tc.body), tc.hdr)
+			_, perr := decodeRequest(new(xmlcodec.Parser), []byte(tc.body), tc.hdr)
 			if perr == nil {
 				t.Fatal("accepted")
 			}

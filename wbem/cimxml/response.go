@@ -7,13 +7,16 @@ import (
 	"strconv"
 
 	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 // flushThreshold is how much encoded output is buffered before it goes to
 // the connection. A response that fits is sent with a Content-Length; a
 // larger one is streamed in chunks of about this size while the core keeps
-// producing results.
-const flushThreshold = 64 << 10
+// producing results. Writes this large cost few system calls and chunk
+// headers (a quarter of what 64 KiB did, for a few percent less CPU per
+// streamed instance).
+const flushThreshold = 256 << 10
 
 // errClientGone wraps a failed write to the client: the operation stops
 // and nothing more can be sent.
@@ -31,7 +34,7 @@ func (e *errClientGone) Unwrap() error { return e.err }
 // truncated response for a complete one.
 type responseWriter struct {
 	w   http.ResponseWriter
-	enc encoder
+	enc xmlcodec.Encoder
 	// prefix is the M-POST header namespace ("73-"), empty for POST.
 	prefix    string
 	trailers  bool
@@ -56,13 +59,35 @@ func (rw *responseWriter) setHeaders() {
 
 // begin opens the response message.
 func (rw *responseWriter) begin() {
-	rw.enc.beginMessage(rw.messageID, rw.protocolVersion, rw.elem, rw.method)
+	beginMessage(&rw.enc, rw.messageID, rw.protocolVersion, rw.elem, rw.method)
+}
+
+const xmlHeader = `<?xml version="1.0" encoding="utf-8" ?>` + "\n" + `<CIM CIMVERSION="2.0" DTDVERSION="2.0">`
+
+// beginMessage starts <CIM><MESSAGE><SIMPLERSP> and the method response
+// element (IMETHODRESPONSE or METHODRESPONSE).
+func beginMessage(e *xmlcodec.Encoder, id, protocolVersion, responseElem, method string) {
+	e.Str(xmlHeader)
+	e.Str(`<MESSAGE`)
+	e.Attr("ID", id)
+	e.Attr("PROTOCOLVERSION", protocolVersion)
+	e.Str(`><SIMPLERSP><`)
+	e.Str(responseElem)
+	e.Attr("NAME", method)
+	e.B = append(e.B, '>')
+}
+
+// endMessage closes what beginMessage opened.
+func endMessage(e *xmlcodec.Encoder, responseElem string) {
+	e.Str(`</`)
+	e.Str(responseElem)
+	e.Str(`></SIMPLERSP></MESSAGE></CIM>` + "\n")
 }
 
 // maybeFlush sends the buffered output once there is enough of it; the
 // streaming operations call it after each result.
 func (rw *responseWriter) maybeFlush() error {
-	if len(rw.enc.b) < flushThreshold {
+	if len(rw.enc.B) < flushThreshold {
 		return nil
 	}
 	return rw.flush()
@@ -77,8 +102,8 @@ func (rw *responseWriter) flush() error {
 		rw.w.WriteHeader(http.StatusOK)
 		rw.committed = true
 	}
-	_, err := rw.w.Write(rw.enc.b)
-	rw.enc.b = rw.enc.b[:0]
+	_, err := rw.w.Write(rw.enc.B)
+	rw.enc.B = rw.enc.B[:0]
 	if err != nil {
 		return &errClientGone{err}
 	}
@@ -87,14 +112,14 @@ func (rw *responseWriter) flush() error {
 
 // finish closes the message and sends what is left.
 func (rw *responseWriter) finish() error {
-	rw.enc.endMessage(rw.elem)
+	endMessage(&rw.enc, rw.elem)
 	if !rw.committed {
 		rw.setHeaders()
-		rw.w.Header().Set("Content-Length", strconv.Itoa(len(rw.enc.b)))
+		rw.w.Header().Set("Content-Length", strconv.Itoa(len(rw.enc.B)))
 		rw.w.WriteHeader(http.StatusOK)
 		rw.committed = true
-		_, err := rw.w.Write(rw.enc.b)
-		rw.enc.b = rw.enc.b[:0]
+		_, err := rw.w.Write(rw.enc.B)
+		rw.enc.B = rw.enc.B[:0]
 		if err != nil {
 			return &errClientGone{err}
 		}
@@ -119,9 +144,9 @@ func (rw *responseWriter) fail(err error) {
 	}
 	cerr := cim.AsError(err)
 	if !rw.committed {
-		rw.enc.b = rw.enc.b[:0]
+		rw.enc.B = rw.enc.B[:0]
 		rw.begin()
-		rw.enc.errorElem(cerr, rw.withErrorInstances)
+		rw.enc.Error(cerr, rw.withErrorInstances)
 		_ = rw.finish()
 		return
 	}
@@ -131,10 +156,10 @@ func (rw *responseWriter) fail(err error) {
 		// response instead of a short one.
 		panic(http.ErrAbortHandler)
 	}
-	rw.enc.b = rw.enc.b[:0]
+	rw.enc.B = rw.enc.B[:0]
 	h := rw.w.Header()
 	h.Set(rw.prefix+"CIMStatusCode", strconv.Itoa(int(cerr.Status)))
-	h.Set(rw.prefix+"CIMStatusCodeDescription", headerEncode(errorDescription(cerr)))
+	h.Set(rw.prefix+"CIMStatusCodeDescription", headerEncode(xmlcodec.ErrorDescription(cerr)))
 }
 
 // headerEncode percent-encodes a description for a header or trailer value

@@ -20,6 +20,7 @@ import (
 	"github.com/hypercim/hypercim/schemas"
 	"github.com/hypercim/hypercim/wbem"
 	"github.com/hypercim/hypercim/wbem/auth"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 	"github.com/hypercim/hypercim/wbem/testprovider"
 )
 
@@ -238,18 +239,18 @@ func instanceName(class, key, value string) string {
 // errorCode returns the CODE of the ERROR in a response, 0 when none.
 func errorCode(t testing.TB, body []byte) cim.Status {
 	t.Helper()
-	root, err := parseTree(body)
+	root, err := xmlcodec.Parse(body)
 	if err != nil {
 		t.Fatalf("response does not parse: %v\n%s", err, body)
 	}
 	var code cim.Status
-	var walk func(n *node)
-	walk = func(n *node) {
-		if n.name == "ERROR" {
-			v, _ := n.attr("CODE")
+	var walk func(n *xmlcodec.Node)
+	walk = func(n *xmlcodec.Node) {
+		if n.Name == "ERROR" {
+			v, _ := n.Attr("CODE")
 			fmt.Sscan(v, &code)
 		}
-		for _, c := range n.children {
+		for _, c := range n.Children {
 			walk(c)
 		}
 	}

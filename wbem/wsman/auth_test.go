@@ -6,8 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/hypercim/hypercim/wbem/auth"
 )
 
 // digestAuthorization answers a Digest challenge (RFC 7616, SHA-256,
@@ -79,5 +84,81 @@ func TestAuthenticationSchemes(t *testing.T) {
 	}
 	if resp, _ := do("Negotiate abc"); resp.StatusCode != 401 {
 		t.Errorf("unknown scheme: %d", resp.StatusCode)
+	}
+}
+
+// TestFailedLoginsRateLimited: after too many failed logins from one
+// address, that address gets 401 with Retry-After, even with the right
+// password or with Digest, until the block ends; other addresses are not
+// affected, and anonymous Identify still answers.
+func TestFailedLoginsRateLimited(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	s := newTestServerWith(t, testOptions{auth: auth.Options{MaxFailures: 3, BlockTime: 30 * time.Second, Now: clock}})
+	get := envelope(actionGet, uriCS, selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1"), "")
+	send := func(remote, body string, authorize func(*http.Request)) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest("POST", Path, strings.NewReader(body))
+		req.RemoteAddr = remote
+		req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+		if authorize != nil {
+			authorize(req)
+		}
+		w := httptest.NewRecorder()
+		s.handler.ServeHTTP(w, req)
+		return w
+	}
+	basic := func(password string) func(*http.Request) {
+		return func(r *http.Request) { r.SetBasicAuth(testUser, password) }
+	}
+	const attacker, other = "192.0.2.1:40001", "192.0.2.2:40002"
+	for i := 1; i <= 3; i++ {
+		w := send(attacker, get, basic("wrong"))
+		if w.Code != 401 || w.Header().Get("Retry-After") != "" {
+			t.Fatalf("failure %d: %d, Retry-After %q", i, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+	w := send(attacker, get, basic(testPassword))
+	if w.Code != 401 || w.Header().Get("Retry-After") != "30" {
+		t.Fatalf("blocked address with the right password: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	if ch := strings.Join(w.Header().Values("WWW-Authenticate"), "|"); !strings.Contains(ch, "Basic ") || !strings.Contains(ch, "Digest ") {
+		t.Errorf("blocked answer's challenges %q", ch)
+	}
+	var digest string
+	for _, c := range w.Header().Values("WWW-Authenticate") {
+		if strings.HasPrefix(c, "Digest ") && strings.Contains(c, "SHA-256") {
+			digest = c
+		}
+	}
+	now.Add(int64(10 * time.Second))
+	w = send(attacker, get, func(r *http.Request) {
+		r.Header.Set("Authorization", digestAuthorization(t, digest, testUser, testPassword, "POST", Path))
+	})
+	if w.Code != 401 || w.Header().Get("Retry-After") != "20" {
+		t.Fatalf("blocked address with Digest: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	if w := send(other, get, basic(testPassword)); w.Code != 200 {
+		t.Fatalf("another address: %d %s", w.Code, w.Body)
+	}
+	identify := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`
+	if w := send(attacker, identify, nil); w.Code != 200 {
+		t.Fatalf("anonymous Identify from the blocked address: %d", w.Code)
+	}
+	// The block ends; failing again blocks for twice as long; once that
+	// block ends the right password is accepted.
+	now.Add(int64(21 * time.Second))
+	for i := 0; i < 3; i++ {
+		if w := send(attacker, get, basic("wrong")); w.Code != 401 {
+			t.Fatalf("failure after the block: %d", w.Code)
+		}
+	}
+	if w := send(attacker, get, basic(testPassword)); w.Code != 401 || w.Header().Get("Retry-After") != "60" {
+		t.Fatalf("second block: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	now.Add(int64(61 * time.Second))
+	if w := send(attacker, get, basic(testPassword)); w.Code != 200 {
+		t.Fatalf("after the blocks: %d %s", w.Code, w.Body)
 	}
 }

@@ -118,3 +118,30 @@ func BenchmarkRenderInstance(b *testing.B) {
 		dst = appendInstance(dst[:0], inst, "p", false, &o)
 	}
 }
+
+// BenchmarkHTTPGetParallel sends Gets over loopback HTTP from 16
+// goroutines with keep-alive connections, as the daemon benchmark does.
+func BenchmarkHTTPGetParallel(b *testing.B) {
+	s := newTestServer(b)
+	body := envelope(actionGet, uriCS, selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1"), "")
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", s.URL+Path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+			req.SetBasicAuth(testUser, testPassword)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("%d", resp.StatusCode)
+			}
+		}
+	})
+}

@@ -46,6 +46,11 @@ type document struct {
 	elems    []element
 	attrs    []attr
 	bindings []binding
+	// Storage for a typical request, so that it costs one allocation.
+	elemArr    [24]element
+	kidArr     [24]*element
+	attrArr    [16]attr
+	bindingArr [16]binding
 }
 
 // Limits bound what a request may hold; every one is checked while
@@ -134,6 +139,10 @@ type parser struct {
 	scopeLen []int
 	raw      []rawAttr
 	buf      []byte
+	// Storage for a typical request.
+	stackArr    [16]open
+	scopeLenArr [16]int
+	rawArr      [16]rawAttr
 }
 
 // rawAttr is an attribute as written, before namespace processing.
@@ -142,13 +151,20 @@ type rawAttr struct {
 }
 
 func (p *parser) parse() (*element, error) {
-	// Every element starts with '<': their count bounds the elements, so
-	// the slice is never reallocated and pointers into it stay valid.
-	n := strings.Count(p.s, "<")
+	// Every element starts with a '<' that does not start an end tag:
+	// their count bounds the elements, so the slice is never reallocated
+	// and pointers into it stay valid.
+	n := strings.Count(p.s, "<") - strings.Count(p.s, "</")
 	if n > p.lim.MaxElements+1 {
 		n = p.lim.MaxElements + 1
 	}
-	p.doc = &document{elems: make([]element, 0, n)}
+	d := &document{}
+	d.elems, d.attrs, d.bindings = d.elemArr[:0], d.attrArr[:0], d.bindingArr[:0]
+	if n > len(d.elemArr) {
+		d.elems = make([]element, 0, n)
+	}
+	p.doc = d
+	p.stack, p.scopeLen, p.raw = p.stackArr[:0], p.scopeLenArr[:0], p.rawArr[:0]
 	if strings.HasPrefix(p.s, "\uFEFF") {
 		p.pos = 3
 	}
@@ -207,8 +223,15 @@ func (p *parser) link() {
 	if len(elems) < 2 {
 		return
 	}
-	kids := make([]*element, len(elems)-1)
-	next := make([]int32, len(elems))
+	kids := p.doc.kidArr[:]
+	if len(elems)-1 > len(kids) {
+		kids = make([]*element, len(elems)-1)
+	}
+	var nextArr [len(p.doc.kidArr) + 1]int32
+	next := nextArr[:]
+	if len(elems) > len(next) {
+		next = make([]int32, len(elems))
+	}
 	off := int32(0)
 	for i := range elems {
 		next[i] = off

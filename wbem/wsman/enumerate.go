@@ -66,9 +66,23 @@ type enumeration struct {
 	prefetching chan struct{}
 	prefetchErr error
 	prefetchKey prefetchKey
-	lifetime    time.Duration
-	expires     time.Time
-	busy        bool
+	// reserved is what the ready batch counts against maxPrefetchBytes.
+	reserved int64
+	// lastBatch is the size of the batch fill produced last, to size the
+	// next one's buffer.
+	lastBatch int
+	lifetime  time.Duration
+	expires   time.Time
+	busy      bool
+}
+
+// batchSize guesses the octets of the next batch from the last one, so
+// that its buffer is not regrown while it fills.
+func (e *enumeration) batchSize(budget int) int {
+	if e.lastBatch == 0 {
+		return min(budget, 16<<10)
+	}
+	return min(budget, e.lastBatch+e.lastBatch/8+1024)
 }
 
 // enumTable holds the open contexts of a Handler.
@@ -207,6 +221,7 @@ func (h *Handler) discard(ctx context.Context, e *enumeration) {
 		h.putBuf(e.ready)
 		e.ready = nil
 	}
+	h.unreserve(e)
 	h.releaseCore(ctx, e)
 }
 
@@ -326,10 +341,10 @@ func (h *Handler) enumerate(ctx context.Context, req *request, res resource) (*r
 	if err := h.open(ctx, e, er, res); err != nil {
 		return nil, err
 	}
-	items := h.getBuf()
-	out := &reply{action: actionEnumerate + "Response", recycle: []*[]byte{items}}
 	n := 0
 	key := prefetchKey{er.maxElements, h.itemBudget(req, 0)}
+	items := h.getBuf(e.batchSize(key.budget))
+	out := &reply{action: actionEnumerate + "Response", recycle: []*[]byte{items}}
 	if er.optimize {
 		var err error
 		if *items, n, err = h.fill(ctx, e, *items, key.max, key.budget); err != nil {
@@ -675,6 +690,7 @@ func (h *Handler) fill(ctx context.Context, e *enumeration, dst []byte, max, bud
 			break
 		}
 	}
+	e.lastBatch = len(dst)
 	return dst, n, nil
 }
 
@@ -693,6 +709,7 @@ func (h *Handler) takeReady(e *enumeration) {
 	e.carry = append(items, e.carry...)
 	h.putBuf(e.ready)
 	e.ready, e.readyEnds = nil, nil
+	h.unreserve(e)
 }
 
 // prefetchKey is what a prefetched batch was produced for.
@@ -703,14 +720,24 @@ type prefetchKey struct{ max, budget int }
 // Pull's context precedes its items, so a batch cannot stream out while
 // it is produced). The next Pull waits for it; if it asks for the same
 // batch size it is sent as it is.
+//
+// Prefetched batches wait in memory for their Pull: together they may hold
+// at most maxPrefetchBytes (counting each at its largest possible size),
+// beyond which the next batch is produced when its Pull comes.
 func (h *Handler) startPrefetch(e *enumeration, key prefetchKey) {
+	size := int64(key.budget)
+	if h.prefetchBytes.Add(size) > maxPrefetchBytes {
+		h.prefetchBytes.Add(-size)
+		return
+	}
+	e.reserved = size
 	done := make(chan struct{})
 	e.prefetching = done
 	e.prefetchKey = key
 	go func() {
 		ctx, cancel := context.WithTimeout(wbem.WithPrincipal(context.Background(), e.principal), e.lifetime)
 		defer cancel()
-		buf := h.getBuf()
+		buf := h.getBuf(e.batchSize(key.budget))
 		var err error
 		*buf, _, err = h.fill(ctx, e, *buf, key.max, key.budget)
 		h.enums.mu.Lock()
@@ -729,7 +756,20 @@ func (h *Handler) useReady(e *enumeration, key prefetchKey) (*[]byte, int, bool)
 	}
 	b, n := e.ready, len(e.readyEnds)
 	e.ready, e.readyEnds = nil, nil
+	h.unreserve(e)
 	return b, n, true
+}
+
+// maxPrefetchBytes bounds the memory of the batches prefetched for all
+// enumerations together.
+const maxPrefetchBytes = 256 << 20
+
+// unreserve returns e's share of maxPrefetchBytes once its batch has gone.
+func (h *Handler) unreserve(e *enumeration) {
+	if e.reserved != 0 {
+		h.prefetchBytes.Add(-e.reserved)
+		e.reserved = 0
+	}
 }
 
 // pullCore pulls up to count results from the core and encodes those the
@@ -912,7 +952,7 @@ func (h *Handler) pull(ctx context.Context, req *request) (*reply, error) {
 	items, n, ok := h.useReady(e, key)
 	var err error
 	if !ok {
-		items = h.getBuf()
+		items = h.getBuf(e.batchSize(key.budget))
 		*items, n, err = h.fill(ctx, e, *items, key.max, key.budget)
 	}
 	if err != nil {

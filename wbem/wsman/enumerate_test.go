@@ -235,6 +235,10 @@ func TestTotalItemsCountEstimateAndBigEnumeration(t *testing.T) {
 	if e := path(root, "Header/TotalItemsCountEstimate"); e == nil || !e.isNil() {
 		t.Fatalf("estimate of an enumeration in progress: %s", raw)
 	}
+	ctx = path(root, "Body/EnumerateResponse/EnumerationContext").trimmed()
+	if st, _, raw := s.post(t, envelope(actionRelease, uriGen, "", `<wsen:Release><wsen:EnumerationContext>`+ctx+`</wsen:EnumerationContext></wsen:Release>`)); st != 200 {
+		t.Fatalf("Release: %d %s", st, raw)
+	}
 	items, n := enumerateAll(t, s, uriGen, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`, 1000)
 	if len(items) != 2500 || n != 3 {
 		t.Fatalf("%d items in %d responses", len(items), n)
@@ -248,5 +252,15 @@ func TestTotalItemsCountEstimateAndBigEnumeration(t *testing.T) {
 	}
 	if len(items) != 2500 || len(seen) != 2500 || n < 10 {
 		t.Fatalf("with a 16 KiB envelope: %d items (%d distinct) in %d responses", len(items), len(seen), n)
+	}
+	if got := s.handler.prefetchBytes.Load(); got != 0 {
+		t.Errorf("finished enumerations still reserve %d octets of prefetch", got)
+	}
+	// Without room for prefetching, each batch is produced when its Pull
+	// comes, and nothing is lost.
+	s.handler.prefetchBytes.Store(maxPrefetchBytes)
+	items, n = enumerateAll(t, s, uriGen, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`, 1000)
+	if len(items) != 2500 || n != 3 || s.handler.prefetchBytes.Load() != maxPrefetchBytes {
+		t.Fatalf("without prefetch: %d items in %d responses, %d octets reserved", len(items), n, s.handler.prefetchBytes.Load())
 	}
 }

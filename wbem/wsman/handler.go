@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -82,6 +83,9 @@ type Handler struct {
 	cfg   Config
 	enums *enumTable
 	bufs  sync.Pool
+	// prefetchBytes is the memory reserved by prefetched batches (see
+	// startPrefetch).
+	prefetchBytes atomic.Int64
 }
 
 // NewHandler returns the service for cfg.
@@ -108,7 +112,7 @@ func NewHandler(cfg Config) *Handler {
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	h := &Handler{cfg: cfg, enums: newEnumTable(cfg.MaxEnumerations)}
-	h.bufs.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	h.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	return h
 }
 
@@ -129,12 +133,20 @@ type reply struct {
 	recycle []*[]byte
 }
 
-func (h *Handler) getBuf() *[]byte {
+// getBuf returns an empty pooled buffer of at least size octets.
+func (h *Handler) getBuf(size int) *[]byte {
 	b := h.bufs.Get().(*[]byte)
+	if cap(*b) < size {
+		h.bufs.Put(b)
+		nb := make([]byte, 0, size)
+		return &nb
+	}
 	*b = (*b)[:0]
 	return b
 }
 
+// putBuf returns a buffer to the pool; very large ones are left to the
+// garbage collector.
 func (h *Handler) putBuf(b *[]byte) {
 	if cap(*b) <= 4<<20 {
 		h.bufs.Put(b)
@@ -144,7 +156,6 @@ func (h *Handler) putBuf(b *[]byte) {
 // ServeHTTP answers one WS-Management request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	log := h.cfg.Log.WithField("proto", "wsman")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "WS-Management requests are SOAP envelopes sent with POST", http.StatusMethodNotAllowed)
@@ -161,8 +172,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// one could need.
 		limit = maxAnonymousBody
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := h.readBody(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	if err != nil {
+		h.putBuf(data)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) && anonymous {
 			h.authenticate(w, r, false)
@@ -174,10 +186,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.writeFault(w, &request{}, f)
 			return
 		}
-		log.WithError(err).Debug("reading request")
+		h.cfg.Log.WithError(err).Debug("reading a wsman request")
 		return
 	}
-	req, fault := decodeEnvelope(data, h.cfg.Limits)
+	// The decoded request holds copies: the buffer can be reused at once.
+	req, fault := decodeEnvelope(*data, h.cfg.Limits)
+	h.putBuf(data)
 	identify := fault == nil && req.body != nil && req.body.is(nsWSMID, "Identify") &&
 		(req.action == "" || req.action == actionIdentify)
 
@@ -185,10 +199,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	log = log.WithField("user", principal.User)
 	if fault != nil {
 		h.writeFault(w, req, fault)
-		log.WithField("fault", fault.Error()).Info("wsman request refused")
+		h.logRequest(logrus.InfoLevel, principal, req, identify, start, fault)
 		return
 	}
 	ctx := wbem.WithPrincipal(r.Context(), principal)
@@ -198,15 +211,61 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	out, err := h.dispatch(ctx, r, req, identify)
-	entry := log.WithFields(logrus.Fields{"op": opName(req, identify), "duration": time.Since(start)})
 	if err != nil {
 		f := h.toFault(ctx, err)
 		h.writeFault(w, req, f)
-		entry.WithField("fault", f.Error()).Info("wsman fault")
+		h.logRequest(logrus.InfoLevel, principal, req, identify, start, f)
 		return
 	}
 	h.writeReply(w, req, out)
-	entry.Debug("wsman request")
+	h.logRequest(logrus.DebugLevel, principal, req, identify, start, nil)
+}
+
+// readBody reads a request body into a pooled buffer, which the caller
+// returns with putBuf. Content-Length, which the client chooses, only
+// sizes the first read.
+func (h *Handler) readBody(r io.Reader, contentLength int64) (*[]byte, error) {
+	b := h.getBuf(int(min(max(contentLength, 0), 64<<10)) + 1)
+	for {
+		if len(*b) == cap(*b) {
+			*b = append(*b, 0)[:len(*b)]
+		}
+		n, err := r.Read((*b)[len(*b):cap(*b)])
+		*b = (*b)[:len(*b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// logRequest logs one request, a success (fault nil) or a fault, if the
+// level is enabled: the fields cost allocations that a busy server at the
+// default level should not pay.
+func (h *Handler) logRequest(level logrus.Level, p wbem.Principal, req *request, identify bool, start time.Time, fault *Fault) {
+	if !levelEnabled(h.cfg.Log, level) {
+		return
+	}
+	entry := h.cfg.Log.WithFields(logrus.Fields{"proto": "wsman", "user": p.User, "op": opName(req, identify), "duration": time.Since(start)})
+	if fault != nil {
+		entry.WithField("fault", fault.Error()).Log(level, "wsman fault")
+		return
+	}
+	entry.Log(level, "wsman request")
+}
+
+// levelEnabled reports whether l logs at level; loggers other than
+// logrus's own are assumed to.
+func levelEnabled(l logrus.FieldLogger, level logrus.Level) bool {
+	switch l := l.(type) {
+	case *logrus.Logger:
+		return l.IsLevelEnabled(level)
+	case *logrus.Entry:
+		return l.Logger.IsLevelEnabled(level)
+	}
+	return true
 }
 
 // opName names the operation for the log.
@@ -235,7 +294,8 @@ func (h *Handler) toFault(ctx context.Context, err error) *Fault {
 // checkContentType accepts SOAP 1.2's media type (and text/xml, which some
 // clients send) in UTF-8.
 func checkContentType(ct string) *Fault {
-	if ct == "" {
+	if ct == "" || strings.EqualFold(ct, "application/soap+xml;charset=UTF-8") || strings.EqualFold(ct, "application/soap+xml; charset=UTF-8") {
+		// What nearly every client sends, without the parser's map.
 		return nil
 	}
 	mt, params, err := mime.ParseMediaType(ct)
@@ -312,7 +372,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, identify 
 }
 
 // newMessageID returns a fresh uuid: URI.
-func newMessageID() string {
+func newMessageID() string { return string(appendMessageID(nil)) }
+
+// appendMessageID appends a fresh uuid: URI (a random, version 4 UUID).
+func appendMessageID(dst []byte) []byte {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
@@ -327,7 +390,8 @@ func newMessageID() string {
 	hex.Encode(s[19:23], b[8:10])
 	s[23] = '-'
 	hex.Encode(s[24:], b[10:])
-	return "uuid:" + string(s[:])
+	dst = append(dst, "uuid:"...)
+	return append(dst, s[:]...)
 }
 
 const envelopeOpen = `<?xml version="1.0" encoding="UTF-8"?>` +
@@ -350,7 +414,9 @@ func appendHeader(dst []byte, req *request, action string, extra []byte) []byte 
 	if req.messageID != "" {
 		dst = appendElem(dst, "wsa:RelatesTo", req.messageID)
 	}
-	dst = appendElem(dst, "wsa:MessageID", newMessageID())
+	dst = append(dst, "<wsa:MessageID>"...)
+	dst = appendMessageID(dst)
+	dst = append(dst, "</wsa:MessageID>"...)
 	dst = append(dst, extra...)
 	return append(dst, "</s:Header><s:Body>"...)
 }
@@ -363,7 +429,10 @@ func (h *Handler) writeReply(w http.ResponseWriter, req *request, out *reply) {
 			h.putBuf(b)
 		}
 	}()
-	head := appendHeader(nil, req, out.action, out.header)
+	hb := h.getBuf(1024 + len(out.header))
+	defer h.putBuf(hb)
+	head := appendHeader(*hb, req, out.action, out.header)
+	*hb = head
 	n := len(head) + len(envelopeClose)
 	for _, b := range out.body {
 		n += len(b)

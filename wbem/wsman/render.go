@@ -43,6 +43,15 @@ const escapeTable = "" +
 func appendEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		for i+16 <= len(s) && (escapeMask(word(s[i:]))|escapeMask(word(s[i+8:])))&highBits == 0 {
+			i += 16
+		}
+		for i+8 <= len(s) && escapeMask(word(s[i:]))&highBits == 0 {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if escapeTable[c] == '0' {
 			i++
@@ -77,6 +86,30 @@ func appendEscaped(dst []byte, s string) []byte {
 		start = i
 	}
 	return append(dst, s[start:]...)
+}
+
+// word returns the first 8 bytes of s, little-endian (one load).
+func word(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// highBits has the high bit of each of 8 bytes.
+const highBits = 0x8080808080808080
+
+// escapeMask tests the 8 bytes of x at once for the bytes appendEscaped
+// must look at: the result has a byte's high bit set (within highBits) for
+// at least one such byte if there is one, and for none otherwise. They are
+// the bytes below 0x20, at or above 0x80, and & < > " (a superset of the
+// escape table: tab and newline are then let through byte by byte). For
+// y without a zero byte (y-ones)&^y has no high bit set, and it has one
+// for the first zero byte otherwise; x^c has a zero byte where x holds c,
+// and x-0x20.. flags bytes below 0x20 alike.
+func escapeMask(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	amp, lt, gt, quot := x^('&'*ones), x^('<'*ones), x^('>'*ones), x^('"'*ones)
+	return x | (amp-ones)&^amp | (lt-ones)&^lt | (gt-ones)&^gt | (quot-ones)&^quot | (x-0x20*ones)&^x
 }
 
 // appendElem appends <prefix:local>text</prefix:local> with text escaped.
@@ -300,12 +333,16 @@ func appendDatetime(dst []byte, d cim.Datetime) []byte {
 	return append(dst, "</cim:Datetime>"...)
 }
 
+// appendPad appends the non-negative n in decimal, at least width digits.
 func appendPad(dst []byte, n, width int) []byte {
-	s := strconv.Itoa(n)
-	for i := len(s); i < width; i++ {
+	digits := 1
+	for m := n; m >= 10; m /= 10 {
+		digits++
+	}
+	for ; digits < width; digits++ {
 		dst = append(dst, '0')
 	}
-	return append(dst, s...)
+	return strconv.AppendInt(dst, int64(n), 10)
 }
 
 func appendXSDateTime(dst []byte, f cim.DatetimeFields) []byte {

@@ -159,15 +159,18 @@ func (h *Handler) get(ctx context.Context, req *request, res resource) (*reply, 
 		return nil, h.selectorError(ctx, t, res.class, err)
 	}
 	ro := h.renderOptions(req, res)
-	var b []byte
+	buf := h.getBuf(4 << 10)
 	if req.hasFragment {
-		if b, err = appendFragment(b, inst, prop, textOnly, &ro); err != nil {
+		b, err := appendFragment(*buf, inst, prop, textOnly, &ro)
+		if err != nil {
+			h.putBuf(buf)
 			return nil, err
 		}
+		*buf = b
 	} else {
-		b = appendInstance(b, inst, "p", false, &ro)
+		*buf = appendInstance(*buf, inst, "p", false, &ro)
 	}
-	return &reply{action: actionGet + "Response", body: [][]byte{b}}, nil
+	return &reply{action: actionGet + "Response", body: [][]byte{*buf}, recycle: []*[]byte{buf}}, nil
 }
 
 // appendFragment renders one property inside wsman:XmlFragment (DSP0226

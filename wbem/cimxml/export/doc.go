@@ -25,7 +25,6 @@
 // and references decoded, to a callback; `hypercim listen` prints them as
 // MOF. docs/indications.md describes both for users.
 //
-// The XML of instances is written and read here rather than shared with
-// wbem/cimxml, whose encoder and decoder are internal to the operation
-// adapter.
+// Instances are written and read with wbem/cimxml/xmlcodec, the codec of
+// the operation adapter.
 package export

@@ -72,9 +72,9 @@ func TestExportMessagesAreDTDValid(t *testing.T) {
 	ind.Set("Class", cim.NewReference(cim.NewClassPath("root/virt", "T_A")))
 	ind.Set("Refs", cim.NewReferenceArray([]*cim.ObjectPath{ref, remote}))
 	validate(t, "the ExportIndication request", exportRequest("1001", ind))
-	inner := &encoder{}
-	inner.instance(src)
-	validate(t, "the embedded instance", inner.b)
+	inner := newEncoder(0)
+	inner.Instance(src)
+	validate(t, "the embedded instance", inner.B)
 	validate(t, "the success response", exportResponse("1001", "ExportIndication", nil))
 	validate(t, "the error response", exportResponse("1001", "ExportIndication", cim.NewError(cim.ErrNotSupported, "no")))
 }

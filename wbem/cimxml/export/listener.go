@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
 )
 
 // DefaultMaxRequestSize bounds an export request unless ListenerConfig
@@ -129,8 +130,10 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "", "reading the request: "+err.Error())
 		return
 	}
-	root, err := parseTree(body)
+	root, err := xmlcodec.Parse(body)
 	if err != nil {
+		// Entity declarations and documents beyond the limits are
+		// refused as not well-formed too.
 		httpError(w, http.StatusBadRequest, "request-not-well-formed", err.Error())
 		return
 	}
@@ -139,14 +142,14 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "request-not-valid", errText(err))
 		return
 	}
-	if msg.child("MULTIEXPREQ") != nil {
+	if msg.Child("MULTIEXPREQ") != nil {
 		httpError(w, http.StatusNotImplemented, "multiple-requests-unsupported", "multiple export requests are not supported")
 		return
 	}
-	req := msg.child("SIMPLEEXPREQ")
-	var call *node
+	req := msg.Child("SIMPLEEXPREQ")
+	var call *xmlcodec.Node
 	if req != nil {
-		call = req.child("EXPMETHODCALL")
+		call = req.Child("EXPMETHODCALL")
 	}
 	if call == nil {
 		httpError(w, http.StatusBadRequest, "request-not-valid", "MESSAGE holds no SIMPLEEXPREQ with an EXPMETHODCALL")
@@ -176,19 +179,19 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // decodeExport reads the NewIndication of an ExportIndication call.
-func decodeExport(method string, call *node) (Indication, *cim.Error) {
+func decodeExport(method string, call *xmlcodec.Node) (Indication, *cim.Error) {
 	if method != "ExportIndication" {
 		return Indication{}, cim.Errorf(cim.ErrNotSupported, "export method %q is not supported (ExportIndication is)", method)
 	}
-	for _, pv := range call.children {
-		if pv.name != "EXPPARAMVALUE" || !strings.EqualFold(nameOf(pv), "NewIndication") {
+	for _, pv := range call.Children {
+		if pv.Name != "EXPPARAMVALUE" || !strings.EqualFold(nameOf(pv), "NewIndication") {
 			continue
 		}
-		in := pv.child("INSTANCE")
+		in := pv.Child("INSTANCE")
 		if in == nil {
 			return Indication{}, cim.NewError(cim.ErrInvalidParameter, "NewIndication holds no INSTANCE")
 		}
-		inst, err := decodeInstance(in, 0)
+		inst, err := decodeIndication(in)
 		if err != nil {
 			return Indication{}, cim.NewError(cim.ErrInvalidParameter, "NewIndication: "+errText(err))
 		}

@@ -231,6 +231,9 @@ func (m *Manager) onEvent(s *system, ev hypervisor.Event) {
 	}
 	mach := s.machine
 	s.mu.Unlock()
+	if mach == nil {
+		return // destroyed: events of its last moments are of no use
+	}
 	m.log.WithFields(map[string]any{"system": s.uuid, "event": ev.Kind.String(), "state": ev.State.String()}).Debug(ev.Reason)
 	m.notify(Change{Kind: "system", ID: s.uuid, Event: Modified})
 	if !idle || ev.Kind != hypervisor.EventStateChanged && ev.Kind != hypervisor.EventGuestPanic {

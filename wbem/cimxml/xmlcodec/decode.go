@@ -1,16 +1,42 @@
-package cimxml
+package xmlcodec
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/hypercim/hypercim/cim"
 )
 
-// This file turns the elements of a parsed request into cim objects.
+// This file turns the elements of a parsed document into cim objects.
 // Structural faults (a missing required attribute, an element where DSP0201
-// allows none) are request-not-valid protocol errors; values that do not
-// parse for their type are CIM_ERR_INVALID_PARAMETER.
+// allows none) are *NotValidError (a request-not-valid protocol error for
+// a server); values that do not parse for their type are
+// CIM_ERR_INVALID_PARAMETER.
+
+// NotValidError is a well-formed document that does not follow DSP0201.
+type NotValidError struct{ Detail string }
+
+func (e *NotValidError) Error() string { return e.Detail }
+
+func notValid(format string, args ...any) *NotValidError {
+	return &NotValidError{Detail: fmt.Sprintf(format, args...)}
+}
+
+// Decoder decodes elements of a parsed document into cim objects.
+type Decoder struct {
+	// NS is the namespace of paths that name none (an INSTANCENAME of a
+	// request addresses the request's namespace).
+	NS string
+	// Class returns the declaration of a class, for typing what the XML
+	// leaves untyped (an INSTANCENAME holding a single unnamed key takes
+	// the name of the class's only key); nil leaves such a key unnamed.
+	Class func(ns, className string) (*cim.Class, error)
+	// embedding counts the embedded objects being decoded around the
+	// current element.
+	embedding int
+}
 
 // invalidParam is the CIM error for a bad parameter value.
 func invalidParam(format string, args ...any) *cim.Error {
@@ -18,65 +44,65 @@ func invalidParam(format string, args ...any) *cim.Error {
 }
 
 // requireAttr returns a required attribute.
-func requireAttr(n *node, name string) (string, error) {
-	v, ok := n.attr(name)
+func requireAttr(n *Node, name string) (string, error) {
+	v, ok := n.Attr(name)
 	if !ok {
-		return "", notValid("element %s lacks its %s attribute", n.name, name)
+		return "", notValid("element %s lacks its %s attribute", n.Name, name)
 	}
 	return v, nil
 }
 
 // requireName returns a NAME-like attribute that must be a CIM identifier.
-func requireName(n *node, attr string) (string, error) {
+func requireName(n *Node, attr string) (string, error) {
 	v, err := requireAttr(n, attr)
 	if err != nil {
 		return "", err
 	}
 	v = strings.TrimSpace(v)
 	if !cim.ValidName(v) {
-		return "", invalidParam("%s %s=%q is not a valid CIM name", n.name, attr, v)
+		return "", invalidParam("%s %s=%q is not a valid CIM name", n.Name, attr, v)
 	}
 	return v, nil
 }
 
 // noChildren rejects element content where DSP0201 has none.
-func noChildren(n *node) error {
-	if len(n.children) > 0 {
-		return notValid("element %s must be empty, found <%s>", n.name, n.children[0].name)
+func noChildren(n *Node) error {
+	if len(n.Children) > 0 {
+		return notValid("element %s must be empty, found <%s>", n.Name, n.Children[0].Name)
 	}
 	return nil
 }
 
 // onlyChild returns the single child element of n, naming what is
 // allowed in the error otherwise.
-func onlyChild(n *node, allowed ...string) (*node, error) {
-	if len(n.children) != 1 {
-		return nil, notValid("element %s must contain exactly one of %s", n.name, strings.Join(allowed, ", "))
+func onlyChild(n *Node, allowed ...string) (*Node, error) {
+	if len(n.Children) != 1 {
+		return nil, notValid("element %s must contain exactly one of %s", n.Name, strings.Join(allowed, ", "))
 	}
-	c := n.children[0]
+	c := n.Children[0]
 	for _, a := range allowed {
-		if c.name == a {
+		if c.Name == a {
 			return c, nil
 		}
 	}
-	return nil, notValid("element %s cannot contain <%s> (allowed: %s)", n.name, c.name, strings.Join(allowed, ", "))
+	return nil, notValid("element %s cannot contain <%s> (allowed: %s)", n.Name, c.Name, strings.Join(allowed, ", "))
 }
 
 // --- namespaces and paths -----------------------------------------------
 
-// decodeLocalNamespace reads LOCALNAMESPACEPATH (NAMESPACE+) into
+// DecodeLocalNamespace reads LOCALNAMESPACEPATH (NAMESPACE+) into
 // "root/cimv2".
-func decodeLocalNamespace(n *node) (string, error) {
-	if n.name != "LOCALNAMESPACEPATH" {
-		return "", notValid("expected LOCALNAMESPACEPATH, found <%s>", n.name)
+func DecodeLocalNamespace(n *Node) (string, error) {
+	if n.Name != "LOCALNAMESPACEPATH" {
+		return "", notValid("expected LOCALNAMESPACEPATH, found <%s>", n.Name)
 	}
-	if len(n.children) == 0 {
+	if len(n.Children) == 0 {
 		return "", notValid("LOCALNAMESPACEPATH names no NAMESPACE")
 	}
-	parts := make([]string, 0, len(n.children))
-	for _, c := range n.children {
-		if c.name != "NAMESPACE" {
-			return "", notValid("LOCALNAMESPACEPATH cannot contain <%s>", c.name)
+	parts := make([]string, 0, len(n.Children))
+	for _, c := range n.Children {
+		if c.Name != "NAMESPACE" {
+			return "", notValid("LOCALNAMESPACEPATH cannot contain <%s>", c.Name)
 		}
 		if err := noChildren(c); err != nil {
 			return "", err
@@ -95,21 +121,21 @@ func decodeLocalNamespace(n *node) (string, error) {
 }
 
 // decodeNamespacePath reads NAMESPACEPATH (HOST, LOCALNAMESPACEPATH).
-func decodeNamespacePath(n *node) (host, ns string, err error) {
-	if len(n.children) != 2 || n.children[0].name != "HOST" {
+func decodeNamespacePath(n *Node) (host, ns string, err error) {
+	if len(n.Children) != 2 || n.Children[0].Name != "HOST" {
 		return "", "", notValid("NAMESPACEPATH must contain HOST and LOCALNAMESPACEPATH")
 	}
-	if err := noChildren(n.children[0]); err != nil {
+	if err := noChildren(n.Children[0]); err != nil {
 		return "", "", err
 	}
-	ns, err = decodeLocalNamespace(n.children[1])
-	return strings.TrimSpace(n.children[0].text), ns, err
+	ns, err = DecodeLocalNamespace(n.Children[1])
+	return strings.TrimSpace(n.Children[0].Text), ns, err
 }
 
-// decodeClassName reads CLASSNAME.
-func decodeClassName(n *node) (string, error) {
-	if n.name != "CLASSNAME" {
-		return "", notValid("expected CLASSNAME, found <%s>", n.name)
+// DecodeClassName reads CLASSNAME.
+func DecodeClassName(n *Node) (string, error) {
+	if n.Name != "CLASSNAME" {
+		return "", notValid("expected CLASSNAME, found <%s>", n.Name)
 	}
 	if err := noChildren(n); err != nil {
 		return "", err
@@ -117,19 +143,19 @@ func decodeClassName(n *node) (string, error) {
 	return requireName(n, "NAME")
 }
 
-// decodeInstanceName reads INSTANCENAME: KEYBINDING*, or one unnamed
+// DecodeInstanceName reads INSTANCENAME: KEYBINDING*, or one unnamed
 // KEYVALUE or VALUE.REFERENCE, whose key name comes from the class.
-func (d *decoder) decodeInstanceName(n *node, ns string) (*cim.ObjectPath, error) {
-	if n.name != "INSTANCENAME" {
-		return nil, notValid("expected INSTANCENAME, found <%s>", n.name)
+func (d *Decoder) DecodeInstanceName(n *Node, ns string) (*cim.ObjectPath, error) {
+	if n.Name != "INSTANCENAME" {
+		return nil, notValid("expected INSTANCENAME, found <%s>", n.Name)
 	}
 	cls, err := requireName(n, "CLASSNAME")
 	if err != nil {
 		return nil, err
 	}
-	p := &cim.ObjectPath{ClassName: cls, Keys: make([]cim.KeyBinding, 0, len(n.children))}
-	if len(n.children) == 1 && n.children[0].name != "KEYBINDING" {
-		v, err := d.decodeKeyBindingValue(n.children[0])
+	p := &cim.ObjectPath{ClassName: cls, Keys: make([]cim.KeyBinding, 0, len(n.Children))}
+	if len(n.Children) == 1 && n.Children[0].Name != "KEYBINDING" {
+		v, err := d.decodeKeyBindingValue(n.Children[0])
 		if err != nil {
 			return nil, err
 		}
@@ -140,9 +166,9 @@ func (d *decoder) decodeInstanceName(n *node, ns string) (*cim.ObjectPath, error
 		p.Keys = append(p.Keys, cim.KeyBinding{Name: key, Value: v})
 		return p, nil
 	}
-	for _, kb := range n.children {
-		if kb.name != "KEYBINDING" {
-			return nil, notValid("INSTANCENAME cannot contain <%s> among KEYBINDINGs", kb.name)
+	for _, kb := range n.Children {
+		if kb.Name != "KEYBINDING" {
+			return nil, notValid("INSTANCENAME cannot contain <%s> among KEYBINDINGs", kb.Name)
 		}
 		name, err := requireName(kb, "NAME")
 		if err != nil {
@@ -166,8 +192,16 @@ func (d *decoder) decodeInstanceName(n *node, ns string) (*cim.ObjectPath, error
 
 // singleKeyName names the one key of a class, for INSTANCENAME forms that
 // give a value without a name.
-func (d *decoder) singleKeyName(ns, className string) (string, error) {
-	c, err := d.class(ns, className)
+func (d *Decoder) singleKeyName(ns, className string) (string, error) {
+	if d.Class == nil {
+		// Without the schema the name stays unknown: a listener keeps
+		// the value under an empty name.
+		return "", nil
+	}
+	if ns == "" {
+		ns = d.NS
+	}
+	c, err := d.Class(ns, className)
 	if err != nil {
 		return "", err
 	}
@@ -178,18 +212,18 @@ func (d *decoder) singleKeyName(ns, className string) (string, error) {
 	return keys[0], nil
 }
 
-func (d *decoder) decodeKeyBindingValue(n *node) (cim.Value, error) {
-	switch n.name {
+func (d *Decoder) decodeKeyBindingValue(n *Node) (cim.Value, error) {
+	switch n.Name {
 	case "KEYVALUE":
 		return decodeKeyValue(n)
 	case "VALUE.REFERENCE":
-		p, err := d.decodeValueReference(n)
+		p, err := d.DecodeValueReference(n)
 		if err != nil {
 			return cim.Value{}, err
 		}
 		return cim.NewReference(p), nil
 	}
-	return cim.Value{}, notValid("expected KEYVALUE or VALUE.REFERENCE, found <%s>", n.name)
+	return cim.Value{}, notValid("expected KEYVALUE or VALUE.REFERENCE, found <%s>", n.Name)
 }
 
 // decodeKeyValue reads KEYVALUE. With a TYPE attribute the text is parsed
@@ -197,20 +231,20 @@ func (d *decoder) decodeKeyBindingValue(n *node) (cim.Value, error) {
 // VALUETYPE decides: strings stay strings, numbers become uint64/sint64 or
 // real64, booleans booleans. The core converts keys to the types the class
 // declares.
-func decodeKeyValue(n *node) (cim.Value, error) {
+func decodeKeyValue(n *Node) (cim.Value, error) {
 	if err := noChildren(n); err != nil {
 		return cim.Value{}, err
 	}
 	valueType := "string"
-	if vt, ok := n.attr("VALUETYPE"); ok {
+	if vt, ok := n.Attr("VALUETYPE"); ok {
 		valueType = strings.ToLower(strings.TrimSpace(vt))
 	}
-	if ts, ok := n.attr("TYPE"); ok {
+	if ts, ok := n.Attr("TYPE"); ok {
 		t, err := cim.ParseType(strings.TrimSpace(ts))
 		if err != nil || t == cim.TypeReference {
 			return cim.Value{}, invalidParam("KEYVALUE TYPE=%q is not a CIM type", ts)
 		}
-		v, err := cim.ParseValue(t, n.text)
+		v, err := cim.ParseValue(t, n.Text)
 		if err != nil {
 			return cim.Value{}, err
 		}
@@ -218,96 +252,96 @@ func decodeKeyValue(n *node) (cim.Value, error) {
 	}
 	switch valueType {
 	case "string":
-		return cim.NewString(n.text), nil
+		return cim.NewString(n.Text), nil
 	case "boolean":
-		return cim.ParseValue(cim.TypeBoolean, n.text)
+		return cim.ParseValue(cim.TypeBoolean, n.Text)
 	case "numeric":
-		v, err := cim.ParseNumeric(strings.TrimSpace(n.text))
+		v, err := cim.ParseNumeric(strings.TrimSpace(n.Text))
 		if err != nil {
-			return cim.Value{}, invalidParam("KEYVALUE %q is not a number", n.text)
+			return cim.Value{}, invalidParam("KEYVALUE %q is not a number", n.Text)
 		}
 		return v, nil
 	}
 	return cim.Value{}, notValid("KEYVALUE VALUETYPE=%q is not string, boolean or numeric", valueType)
 }
 
-// decodeValueReference reads VALUE.REFERENCE into a path; a path without
+// DecodeValueReference reads VALUE.REFERENCE into a path; a path without
 // a namespace is a model path.
-func (d *decoder) decodeValueReference(n *node) (*cim.ObjectPath, error) {
+func (d *Decoder) DecodeValueReference(n *Node) (*cim.ObjectPath, error) {
 	c, err := onlyChild(n, "CLASSPATH", "LOCALCLASSPATH", "CLASSNAME", "INSTANCEPATH", "LOCALINSTANCEPATH", "INSTANCENAME")
 	if err != nil {
 		return nil, err
 	}
-	return d.decodePath(c)
+	return d.DecodePath(c)
 }
 
-// decodePath reads any of the six path elements.
-func (d *decoder) decodePath(c *node) (*cim.ObjectPath, error) {
-	switch c.name {
+// DecodePath reads any of the six path elements.
+func (d *Decoder) DecodePath(c *Node) (*cim.ObjectPath, error) {
+	switch c.Name {
 	case "CLASSNAME":
-		name, err := decodeClassName(c)
+		name, err := DecodeClassName(c)
 		if err != nil {
 			return nil, err
 		}
 		return &cim.ObjectPath{ClassName: name}, nil
 	case "INSTANCENAME":
-		return d.decodeInstanceName(c, d.ns)
+		return d.DecodeInstanceName(c, d.NS)
 	case "CLASSPATH", "INSTANCEPATH":
-		if len(c.children) != 2 || c.children[0].name != "NAMESPACEPATH" {
-			return nil, notValid("%s must contain NAMESPACEPATH and a name", c.name)
+		if len(c.Children) != 2 || c.Children[0].Name != "NAMESPACEPATH" {
+			return nil, notValid("%s must contain NAMESPACEPATH and a name", c.Name)
 		}
-		host, ns, err := decodeNamespacePath(c.children[0])
+		host, ns, err := decodeNamespacePath(c.Children[0])
 		if err != nil {
 			return nil, err
 		}
-		p, err := d.decodeLocalPart(c.name, c.children[1], ns)
+		p, err := d.decodeLocalPart(c.Name, c.Children[1], ns)
 		if err != nil {
 			return nil, err
 		}
 		p.Host, p.Namespace = host, ns
 		return p, nil
 	case "LOCALCLASSPATH", "LOCALINSTANCEPATH":
-		if len(c.children) != 2 {
-			return nil, notValid("%s must contain LOCALNAMESPACEPATH and a name", c.name)
+		if len(c.Children) != 2 {
+			return nil, notValid("%s must contain LOCALNAMESPACEPATH and a name", c.Name)
 		}
-		ns, err := decodeLocalNamespace(c.children[0])
+		ns, err := DecodeLocalNamespace(c.Children[0])
 		if err != nil {
 			return nil, err
 		}
-		p, err := d.decodeLocalPart(c.name, c.children[1], ns)
+		p, err := d.decodeLocalPart(c.Name, c.Children[1], ns)
 		if err != nil {
 			return nil, err
 		}
 		p.Namespace = ns
 		return p, nil
 	}
-	return nil, notValid("expected an object path, found <%s>", c.name)
+	return nil, notValid("expected an object path, found <%s>", c.Name)
 }
 
-func (d *decoder) decodeLocalPart(elem string, n *node, ns string) (*cim.ObjectPath, error) {
+func (d *Decoder) decodeLocalPart(elem string, n *Node, ns string) (*cim.ObjectPath, error) {
 	if strings.HasSuffix(elem, "CLASSPATH") {
-		name, err := decodeClassName(n)
+		name, err := DecodeClassName(n)
 		if err != nil {
 			return nil, err
 		}
 		return &cim.ObjectPath{ClassName: name}, nil
 	}
-	return d.decodeInstanceName(n, ns)
+	return d.DecodeInstanceName(n, ns)
 }
 
 // --- values -------------------------------------------------------------
 
-// decodeValue reads the VALUE or VALUE.ARRAY of an element of type t
+// DecodeValue reads the VALUE or VALUE.ARRAY of an element of type t
 // (VALUE.REFERENCE and VALUE.REFARRAY for references). A missing value
 // element is NULL. embedded says how string text is to be read.
-func (d *decoder) decodeValue(t cim.Type, isArray bool, embedded cim.EmbeddedKind, n *node) (cim.Value, error) {
+func (d *Decoder) DecodeValue(t cim.Type, isArray bool, embedded cim.EmbeddedKind, n *Node) (cim.Value, error) {
 	if n == nil {
 		if isArray {
 			return cim.NullArray(t), nil
 		}
 		return cim.Null(t), nil
 	}
-	switch n.name {
+	switch n.Name {
 	case "VALUE.NULL":
 		if isArray {
 			return cim.NullArray(t), nil
@@ -320,7 +354,7 @@ func (d *decoder) decodeValue(t cim.Type, isArray bool, embedded cim.EmbeddedKin
 		if err := noChildren(n); err != nil {
 			return cim.Value{}, err
 		}
-		return d.scalar(t, embedded, n.text)
+		return d.scalar(t, embedded, n.Text)
 	case "VALUE.ARRAY":
 		if !isArray {
 			return cim.Value{}, invalidParam("VALUE.ARRAY was given for a scalar %s", t)
@@ -330,7 +364,7 @@ func (d *decoder) decodeValue(t cim.Type, isArray bool, embedded cim.EmbeddedKin
 		if t != cim.TypeReference || isArray {
 			return cim.Value{}, invalidParam("VALUE.REFERENCE was given for a value of type %s", arrayTypeName(t, isArray))
 		}
-		p, err := d.decodeValueReference(n)
+		p, err := d.DecodeValueReference(n)
 		if err != nil {
 			return cim.Value{}, err
 		}
@@ -339,24 +373,24 @@ func (d *decoder) decodeValue(t cim.Type, isArray bool, embedded cim.EmbeddedKin
 		if t != cim.TypeReference || !isArray {
 			return cim.Value{}, invalidParam("VALUE.REFARRAY was given for a value of type %s", arrayTypeName(t, isArray))
 		}
-		elems := make([]cim.Value, 0, len(n.children))
-		for _, c := range n.children {
-			switch c.name {
+		elems := make([]cim.Value, 0, len(n.Children))
+		for _, c := range n.Children {
+			switch c.Name {
 			case "VALUE.NULL":
 				elems = append(elems, cim.Null(cim.TypeReference))
 			case "VALUE.REFERENCE":
-				p, err := d.decodeValueReference(c)
+				p, err := d.DecodeValueReference(c)
 				if err != nil {
 					return cim.Value{}, err
 				}
 				elems = append(elems, cim.NewReference(p))
 			default:
-				return cim.Value{}, notValid("VALUE.REFARRAY cannot contain <%s>", c.name)
+				return cim.Value{}, notValid("VALUE.REFARRAY cannot contain <%s>", c.Name)
 			}
 		}
 		return cim.NewArray(cim.TypeReference, elems)
 	}
-	return cim.Value{}, notValid("expected a value element, found <%s>", n.name)
+	return cim.Value{}, notValid("expected a value element, found <%s>", n.Name)
 }
 
 func arrayTypeName(t cim.Type, isArray bool) string {
@@ -366,15 +400,15 @@ func arrayTypeName(t cim.Type, isArray bool) string {
 	return t.String()
 }
 
-func (d *decoder) array(t cim.Type, embedded cim.EmbeddedKind, n *node) (cim.Value, error) {
-	elems := make([]cim.Value, 0, len(n.children))
-	for _, c := range n.children {
-		switch c.name {
+func (d *Decoder) array(t cim.Type, embedded cim.EmbeddedKind, n *Node) (cim.Value, error) {
+	elems := make([]cim.Value, 0, len(n.Children))
+	for _, c := range n.Children {
+		switch c.Name {
 		case "VALUE":
 			if err := noChildren(c); err != nil {
 				return cim.Value{}, err
 			}
-			v, err := d.scalar(t, embedded, c.text)
+			v, err := d.scalar(t, embedded, c.Text)
 			if err != nil {
 				return cim.Value{}, err
 			}
@@ -382,7 +416,7 @@ func (d *decoder) array(t cim.Type, embedded cim.EmbeddedKind, n *node) (cim.Val
 		case "VALUE.NULL":
 			elems = append(elems, cim.Null(t))
 		default:
-			return cim.Value{}, notValid("VALUE.ARRAY cannot contain <%s>", c.name)
+			return cim.Value{}, notValid("VALUE.ARRAY cannot contain <%s>", c.Name)
 		}
 	}
 	if embedded != cim.EmbeddedNone && t == cim.TypeString {
@@ -418,7 +452,7 @@ func embeddedArray(elems []cim.Value) (cim.Value, error) {
 
 // scalar parses the text of one VALUE as type t. Embedded objects are
 // CIM-XML INSTANCE or CLASS elements carried as escaped text.
-func (d *decoder) scalar(t cim.Type, embedded cim.EmbeddedKind, text string) (cim.Value, error) {
+func (d *Decoder) scalar(t cim.Type, embedded cim.EmbeddedKind, text string) (cim.Value, error) {
 	if embedded != cim.EmbeddedNone && t == cim.TypeString {
 		return d.embeddedObject(embedded, text)
 	}
@@ -434,22 +468,22 @@ func (d *decoder) scalar(t cim.Type, embedded cim.EmbeddedKind, text string) (ci
 }
 
 // embeddedObject parses the CIM-XML of an embedded instance or class.
-func (d *decoder) embeddedObject(kind cim.EmbeddedKind, text string) (cim.Value, error) {
+func (d *Decoder) embeddedObject(kind cim.EmbeddedKind, text string) (cim.Value, error) {
 	if strings.TrimSpace(text) == "" {
 		return cim.Null(cim.TypeString), nil
 	}
-	if d.embedding >= maxEmbedding {
-		return cim.Value{}, invalidParam("embedded objects nested deeper than %d levels", maxEmbedding)
+	if d.embedding >= MaxEmbedding {
+		return cim.Value{}, invalidParam("embedded objects nested deeper than %d levels", MaxEmbedding)
 	}
-	root, err := parseTree([]byte(text))
+	root, err := Parse([]byte(text))
 	if err != nil {
 		return cim.Value{}, invalidParam("an embedded object is not well-formed CIM-XML: %v", err)
 	}
 	inner := *d
 	inner.embedding++
-	switch root.name {
+	switch root.Name {
 	case "INSTANCE":
-		inst, err := inner.decodeInstance(root)
+		inst, err := inner.DecodeInstance(root)
 		if err != nil {
 			return cim.Value{}, embeddedError(err)
 		}
@@ -458,20 +492,21 @@ func (d *decoder) embeddedObject(kind cim.EmbeddedKind, text string) (cim.Value,
 		if kind == cim.EmbeddedInstance {
 			return cim.Value{}, invalidParam("an embedded instance holds a CLASS")
 		}
-		c, err := inner.decodeClass(root)
+		c, err := inner.DecodeClass(root)
 		if err != nil {
 			return cim.Value{}, embeddedError(err)
 		}
 		return cim.NewEmbeddedClass(c), nil
 	}
-	return cim.Value{}, invalidParam("an embedded object must be an INSTANCE or a CLASS, not <%s>", root.name)
+	return cim.Value{}, invalidParam("an embedded object must be an INSTANCE or a CLASS, not <%s>", root.Name)
 }
 
 // embeddedError reports structural faults of an embedded object as the
-// parameter errors they are: the enclosing request is valid.
+// parameter errors they are: the enclosing document is valid.
 func embeddedError(err error) error {
-	if pe, ok := err.(*protocolError); ok {
-		return invalidParam("embedded object: %s", pe.detail)
+	var nv *NotValidError
+	if errors.As(err, &nv) {
+		return invalidParam("embedded object: %s", nv.Detail)
 	}
 	return err
 }
@@ -479,21 +514,21 @@ func embeddedError(err error) error {
 // --- qualifiers, properties, instances, classes -------------------------
 
 // parseTypeAttr reads a TYPE (or PARAMTYPE) attribute.
-func parseTypeAttr(n *node, attr string) (cim.Type, bool, error) {
-	s, ok := n.attr(attr)
+func parseTypeAttr(n *Node, attr string) (cim.Type, bool, error) {
+	s, ok := n.Attr(attr)
 	if !ok {
 		return cim.TypeInvalid, false, nil
 	}
 	t, err := cim.ParseType(strings.TrimSpace(s))
 	if err != nil {
-		return cim.TypeInvalid, true, invalidParam("%s %s=%q is not a CIM type", n.name, attr, s)
+		return cim.TypeInvalid, true, invalidParam("%s %s=%q is not a CIM type", n.Name, attr, s)
 	}
 	return t, true, nil
 }
 
 // boolAttr reads a true/false attribute; absent gives def.
-func boolAttr(n *node, name string, def bool) (bool, error) {
-	s, ok := n.attr(name)
+func boolAttr(n *Node, name string, def bool) (bool, error) {
+	s, ok := n.Attr(name)
 	if !ok {
 		return def, nil
 	}
@@ -503,11 +538,11 @@ func boolAttr(n *node, name string, def bool) (bool, error) {
 	case "false":
 		return false, nil
 	}
-	return false, invalidParam("%s %s=%q is not true or false", n.name, name, s)
+	return false, invalidParam("%s %s=%q is not true or false", n.Name, name, s)
 }
 
 // flavorAttrs reads the qualifier flavor attributes given explicitly.
-func flavorAttrs(n *node) (cim.Flavor, error) {
+func flavorAttrs(n *Node) (cim.Flavor, error) {
 	var f cim.Flavor
 	for _, fa := range []struct {
 		attr     string
@@ -518,7 +553,7 @@ func flavorAttrs(n *node) (cim.Flavor, error) {
 		{"TOINSTANCE", cim.FlavorToInstance, 0},
 		{"TRANSLATABLE", cim.FlavorTranslatable, 0},
 	} {
-		if _, ok := n.attr(fa.attr); !ok {
+		if _, ok := n.Attr(fa.attr); !ok {
 			continue
 		}
 		v, err := boolAttr(n, fa.attr, false)
@@ -536,40 +571,40 @@ func flavorAttrs(n *node) (cim.Flavor, error) {
 
 // valueChild returns the optional value element after the QUALIFIERs of
 // an element; more than one is invalid.
-func valueChild(n *node, start int, allowed ...string) (*node, error) {
-	rest := n.children[start:]
+func valueChild(n *Node, start int, allowed ...string) (*Node, error) {
+	rest := n.Children[start:]
 	switch len(rest) {
 	case 0:
 		return nil, nil
 	case 1:
 		for _, a := range allowed {
-			if rest[0].name == a {
+			if rest[0].Name == a {
 				return rest[0], nil
 			}
 		}
 	}
-	return nil, notValid("element %s cannot contain <%s> here (allowed: QUALIFIER*, then one of %s)", n.name, rest[0].name, strings.Join(allowed, ", "))
+	return nil, notValid("element %s cannot contain <%s> here (allowed: QUALIFIER*, then one of %s)", n.Name, rest[0].Name, strings.Join(allowed, ", "))
 }
 
 // decodeQualifiers reads the leading QUALIFIER children of n and returns
 // them with the index of the first other child.
-func (d *decoder) decodeQualifiers(n *node) (cim.Qualifiers, int, error) {
+func (d *Decoder) decodeQualifiers(n *Node) (cim.Qualifiers, int, error) {
 	var qs cim.Qualifiers
 	i := 0
-	for ; i < len(n.children) && n.children[i].name == "QUALIFIER"; i++ {
-		q, err := d.decodeQualifier(n.children[i])
+	for ; i < len(n.Children) && n.Children[i].Name == "QUALIFIER"; i++ {
+		q, err := d.decodeQualifier(n.Children[i])
 		if err != nil {
 			return nil, 0, err
 		}
 		if qs.Has(q.Name) {
-			return nil, 0, invalidParam("qualifier %s given twice on %s", q.Name, n.name)
+			return nil, 0, invalidParam("qualifier %s given twice on %s", q.Name, n.Name)
 		}
 		qs = append(qs, q)
 	}
 	return qs, i, nil
 }
 
-func (d *decoder) decodeQualifier(n *node) (cim.Qualifier, error) {
+func (d *Decoder) decodeQualifier(n *Node) (cim.Qualifier, error) {
 	name, err := requireName(n, "NAME")
 	if err != nil {
 		return cim.Qualifier{}, err
@@ -593,22 +628,22 @@ func (d *decoder) decodeQualifier(n *node) (cim.Qualifier, error) {
 	if err != nil {
 		return cim.Qualifier{}, err
 	}
-	v, err := d.decodeValue(t, vn != nil && vn.name == "VALUE.ARRAY", cim.EmbeddedNone, vn)
+	v, err := d.DecodeValue(t, vn != nil && vn.Name == "VALUE.ARRAY", cim.EmbeddedNone, vn)
 	if err != nil {
 		return cim.Qualifier{}, err
 	}
 	return cim.Qualifier{Name: name, Value: v, Flavor: flavor, Propagated: propagated}, nil
 }
 
-// decodeProperty reads PROPERTY, PROPERTY.ARRAY or PROPERTY.REFERENCE, of
+// DecodeProperty reads PROPERTY, PROPERTY.ARRAY or PROPERTY.REFERENCE, of
 // a class or an instance.
-func (d *decoder) decodeProperty(n *node) (cim.Property, error) {
+func (d *Decoder) DecodeProperty(n *Node) (cim.Property, error) {
 	name, err := requireName(n, "NAME")
 	if err != nil {
 		return cim.Property{}, err
 	}
 	p := cim.Property{Name: name}
-	if p.ClassOrigin, _ = n.attr("CLASSORIGIN"); p.ClassOrigin != "" && !cim.ValidName(p.ClassOrigin) {
+	if p.ClassOrigin, _ = n.Attr("CLASSORIGIN"); p.ClassOrigin != "" && !cim.ValidName(p.ClassOrigin) {
 		return p, invalidParam("property %s: CLASSORIGIN=%q is not a class name", name, p.ClassOrigin)
 	}
 	if p.Propagated, err = boolAttr(n, "PROPAGATED", false); err != nil {
@@ -619,10 +654,10 @@ func (d *decoder) decodeProperty(n *node) (cim.Property, error) {
 		return p, err
 	}
 	p.Qualifiers = qs
-	switch n.name {
+	switch n.Name {
 	case "PROPERTY.REFERENCE":
 		p.Type = cim.TypeReference
-		if rc, ok := n.attr("REFERENCECLASS"); ok {
+		if rc, ok := n.Attr("REFERENCECLASS"); ok {
 			if p.ReferenceClass = strings.TrimSpace(rc); !cim.ValidName(p.ReferenceClass) {
 				return p, invalidParam("property %s: REFERENCECLASS=%q is not a class name", name, rc)
 			}
@@ -631,10 +666,10 @@ func (d *decoder) decodeProperty(n *node) (cim.Property, error) {
 		if err != nil {
 			return p, err
 		}
-		p.Value, err = d.decodeValue(cim.TypeReference, false, cim.EmbeddedNone, vn)
+		p.Value, err = d.DecodeValue(cim.TypeReference, false, cim.EmbeddedNone, vn)
 		return p, err
 	case "PROPERTY", "PROPERTY.ARRAY":
-		p.IsArray = n.name == "PROPERTY.ARRAY"
+		p.IsArray = n.Name == "PROPERTY.ARRAY"
 		t, ok, err := parseTypeAttr(n, "TYPE")
 		if err != nil {
 			return p, err
@@ -649,14 +684,14 @@ func (d *decoder) decodeProperty(n *node) (cim.Property, error) {
 			return p, invalidParam("property %s: TYPE reference needs PROPERTY.REFERENCE", name)
 		}
 		p.Type = t
-		if s, ok := n.attr("ARRAYSIZE"); ok && p.IsArray {
+		if s, ok := n.Attr("ARRAYSIZE"); ok && p.IsArray {
 			size, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil || size < 0 {
 				return p, invalidParam("property %s: ARRAYSIZE=%q is not a size", name, s)
 			}
 			p.ArraySize = size
 		}
-		if s, ok := n.attrFold("EmbeddedObject"); ok {
+		if s, ok := n.AttrFold("EmbeddedObject"); ok {
 			if p.Embedded, err = cim.ParseEmbeddedKind(strings.TrimSpace(s)); err != nil {
 				return p, invalidParam("property %s: EmbeddedObject=%q is not object or instance", name, s)
 			}
@@ -669,20 +704,20 @@ func (d *decoder) decodeProperty(n *node) (cim.Property, error) {
 		if err != nil {
 			return p, err
 		}
-		p.Value, err = d.decodeValue(t, p.IsArray, p.EmbeddedKind(), vn)
+		p.Value, err = d.DecodeValue(t, p.IsArray, p.EmbeddedKind(), vn)
 		return p, err
 	}
-	return p, notValid("expected a property, found <%s>", n.name)
+	return p, notValid("expected a property, found <%s>", n.Name)
 }
 
 func isPropertyElem(name string) bool {
 	return name == "PROPERTY" || name == "PROPERTY.ARRAY" || name == "PROPERTY.REFERENCE"
 }
 
-// decodeInstance reads INSTANCE.
-func (d *decoder) decodeInstance(n *node) (*cim.Instance, error) {
-	if n.name != "INSTANCE" {
-		return nil, notValid("expected INSTANCE, found <%s>", n.name)
+// DecodeInstance reads INSTANCE.
+func (d *Decoder) DecodeInstance(n *Node) (*cim.Instance, error) {
+	if n.Name != "INSTANCE" {
+		return nil, notValid("expected INSTANCE, found <%s>", n.Name)
 	}
 	cls, err := requireName(n, "CLASSNAME")
 	if err != nil {
@@ -694,11 +729,11 @@ func (d *decoder) decodeInstance(n *node) (*cim.Instance, error) {
 		return nil, err
 	}
 	inst.Qualifiers = qs
-	for _, c := range n.children[next:] {
-		if !isPropertyElem(c.name) {
-			return nil, notValid("INSTANCE cannot contain <%s> after its properties began", c.name)
+	for _, c := range n.Children[next:] {
+		if !isPropertyElem(c.Name) {
+			return nil, notValid("INSTANCE cannot contain <%s> after its properties began", c.Name)
 		}
-		p, err := d.decodeProperty(c)
+		p, err := d.DecodeProperty(c)
 		if err != nil {
 			return nil, err
 		}
@@ -709,17 +744,17 @@ func (d *decoder) decodeInstance(n *node) (*cim.Instance, error) {
 	return inst, nil
 }
 
-// decodeClass reads CLASS.
-func (d *decoder) decodeClass(n *node) (*cim.Class, error) {
-	if n.name != "CLASS" {
-		return nil, notValid("expected CLASS, found <%s>", n.name)
+// DecodeClass reads CLASS.
+func (d *Decoder) DecodeClass(n *Node) (*cim.Class, error) {
+	if n.Name != "CLASS" {
+		return nil, notValid("expected CLASS, found <%s>", n.Name)
 	}
 	name, err := requireName(n, "NAME")
 	if err != nil {
 		return nil, err
 	}
 	super := ""
-	if s, ok := n.attr("SUPERCLASS"); ok && strings.TrimSpace(s) != "" {
+	if s, ok := n.Attr("SUPERCLASS"); ok && strings.TrimSpace(s) != "" {
 		if super = strings.TrimSpace(s); !cim.ValidName(super) {
 			return nil, invalidParam("class %s: SUPERCLASS=%q is not a class name", name, s)
 		}
@@ -731,17 +766,17 @@ func (d *decoder) decodeClass(n *node) (*cim.Class, error) {
 	}
 	c.Qualifiers = qs
 	inMethods := false
-	for _, child := range n.children[next:] {
+	for _, child := range n.Children[next:] {
 		switch {
-		case isPropertyElem(child.name) && !inMethods:
-			p, err := d.decodeProperty(child)
+		case isPropertyElem(child.Name) && !inMethods:
+			p, err := d.DecodeProperty(child)
 			if err != nil {
 				return nil, err
 			}
 			if err := c.AddProperty(p); err != nil {
 				return nil, invalidParam("class %s: property %s declared twice", name, p.Name)
 			}
-		case child.name == "METHOD":
+		case child.Name == "METHOD":
 			inMethods = true
 			m, err := d.decodeMethod(child)
 			if err != nil {
@@ -751,13 +786,13 @@ func (d *decoder) decodeClass(n *node) (*cim.Class, error) {
 				return nil, invalidParam("class %s: method %s declared twice", name, m.Name)
 			}
 		default:
-			return nil, notValid("CLASS cannot contain <%s> here", child.name)
+			return nil, notValid("CLASS cannot contain <%s> here", child.Name)
 		}
 	}
 	return c, nil
 }
 
-func (d *decoder) decodeMethod(n *node) (cim.Method, error) {
+func (d *Decoder) decodeMethod(n *Node) (cim.Method, error) {
 	name, err := requireName(n, "NAME")
 	if err != nil {
 		return cim.Method{}, err
@@ -770,7 +805,7 @@ func (d *decoder) decodeMethod(n *node) (cim.Method, error) {
 	if ok {
 		m.ReturnType = t
 	}
-	m.ClassOrigin, _ = n.attr("CLASSORIGIN")
+	m.ClassOrigin, _ = n.Attr("CLASSORIGIN")
 	if m.Propagated, err = boolAttr(n, "PROPAGATED", false); err != nil {
 		return m, err
 	}
@@ -779,7 +814,7 @@ func (d *decoder) decodeMethod(n *node) (cim.Method, error) {
 		return m, err
 	}
 	m.Qualifiers = qs
-	for _, c := range n.children[next:] {
+	for _, c := range n.Children[next:] {
 		p, err := d.decodeParameter(c)
 		if err != nil {
 			return m, err
@@ -792,20 +827,20 @@ func (d *decoder) decodeMethod(n *node) (cim.Method, error) {
 	return m, nil
 }
 
-func (d *decoder) decodeParameter(n *node) (cim.Parameter, error) {
-	switch n.name {
+func (d *Decoder) decodeParameter(n *Node) (cim.Parameter, error) {
+	switch n.Name {
 	case "PARAMETER", "PARAMETER.ARRAY", "PARAMETER.REFERENCE", "PARAMETER.REFARRAY":
 	default:
-		return cim.Parameter{}, notValid("METHOD cannot contain <%s>", n.name)
+		return cim.Parameter{}, notValid("METHOD cannot contain <%s>", n.Name)
 	}
 	name, err := requireName(n, "NAME")
 	if err != nil {
 		return cim.Parameter{}, err
 	}
-	p := cim.Parameter{Name: name, IsArray: strings.HasSuffix(n.name, "ARRAY")}
-	if strings.HasPrefix(n.name, "PARAMETER.REF") {
+	p := cim.Parameter{Name: name, IsArray: strings.HasSuffix(n.Name, "ARRAY")}
+	if strings.HasPrefix(n.Name, "PARAMETER.REF") {
 		p.Type = cim.TypeReference
-		if rc, ok := n.attr("REFERENCECLASS"); ok {
+		if rc, ok := n.Attr("REFERENCECLASS"); ok {
 			if p.ReferenceClass = strings.TrimSpace(rc); !cim.ValidName(p.ReferenceClass) {
 				return p, invalidParam("parameter %s: REFERENCECLASS=%q is not a class name", name, rc)
 			}
@@ -816,11 +851,11 @@ func (d *decoder) decodeParameter(n *node) (cim.Parameter, error) {
 			return p, err
 		}
 		if !ok {
-			return p, notValid("%s %s lacks its TYPE attribute", n.name, name)
+			return p, notValid("%s %s lacks its TYPE attribute", n.Name, name)
 		}
 		p.Type = t
 	}
-	if s, ok := n.attr("ARRAYSIZE"); ok && p.IsArray {
+	if s, ok := n.Attr("ARRAYSIZE"); ok && p.IsArray {
 		size, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || size < 0 {
 			return p, invalidParam("parameter %s: ARRAYSIZE=%q is not a size", name, s)
@@ -831,17 +866,17 @@ func (d *decoder) decodeParameter(n *node) (cim.Parameter, error) {
 	if err != nil {
 		return p, err
 	}
-	if next != len(n.children) {
-		return p, notValid("%s %s can only contain QUALIFIERs", n.name, name)
+	if next != len(n.Children) {
+		return p, notValid("%s %s can only contain QUALIFIERs", n.Name, name)
 	}
 	p.Qualifiers = qs
 	return p, nil
 }
 
-// decodeQualifierDeclaration reads QUALIFIER.DECLARATION.
-func (d *decoder) decodeQualifierDeclaration(n *node) (*cim.QualifierType, error) {
-	if n.name != "QUALIFIER.DECLARATION" {
-		return nil, notValid("expected QUALIFIER.DECLARATION, found <%s>", n.name)
+// DecodeQualifierDeclaration reads QUALIFIER.DECLARATION.
+func (d *Decoder) DecodeQualifierDeclaration(n *Node) (*cim.QualifierType, error) {
+	if n.Name != "QUALIFIER.DECLARATION" {
+		return nil, notValid("expected QUALIFIER.DECLARATION, found <%s>", n.Name)
 	}
 	name, err := requireName(n, "NAME")
 	if err != nil {
@@ -858,7 +893,7 @@ func (d *decoder) decodeQualifierDeclaration(n *node) (*cim.QualifierType, error
 	if qt.IsArray, err = boolAttr(n, "ISARRAY", false); err != nil {
 		return nil, err
 	}
-	if s, ok := n.attr("ARRAYSIZE"); ok {
+	if s, ok := n.Attr("ARRAYSIZE"); ok {
 		size, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || size < 0 {
 			return nil, invalidParam("qualifier %s: ARRAYSIZE=%q is not a size", name, s)
@@ -868,8 +903,8 @@ func (d *decoder) decodeQualifierDeclaration(n *node) (*cim.QualifierType, error
 	if qt.Flavor, err = flavorAttrs(n); err != nil {
 		return nil, err
 	}
-	rest := n.children
-	if len(rest) > 0 && rest[0].name == "SCOPE" {
+	rest := n.Children
+	if len(rest) > 0 && rest[0].Name == "SCOPE" {
 		if err := noChildren(rest[0]); err != nil {
 			return nil, err
 		}
@@ -892,14 +927,14 @@ func (d *decoder) decodeQualifierDeclaration(n *node) (*cim.QualifierType, error
 		}
 		rest = rest[1:]
 	}
-	var vn *node
+	var vn *Node
 	switch {
-	case len(rest) == 1 && (rest[0].name == "VALUE" || rest[0].name == "VALUE.ARRAY"):
+	case len(rest) == 1 && (rest[0].Name == "VALUE" || rest[0].Name == "VALUE.ARRAY"):
 		vn = rest[0]
 	case len(rest) > 0:
-		return nil, notValid("QUALIFIER.DECLARATION cannot contain <%s> here", rest[0].name)
+		return nil, notValid("QUALIFIER.DECLARATION cannot contain <%s> here", rest[0].Name)
 	}
-	if qt.Default, err = d.decodeValue(t, qt.IsArray, cim.EmbeddedNone, vn); err != nil {
+	if qt.Default, err = d.DecodeValue(t, qt.IsArray, cim.EmbeddedNone, vn); err != nil {
 		return nil, err
 	}
 	if err := qt.Validate(); err != nil {

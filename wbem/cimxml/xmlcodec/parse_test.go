@@ -1,4 +1,4 @@
-package cimxml
+package xmlcodec
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestParseTreeAccepts(t *testing.T) {
+func TestParseAccepts(t *testing.T) {
 	doc := `<?xml version="1.0" encoding="UTF-8"?>
 <!-- a comment --><!DOCTYPE CIM SYSTEM "CIM_DTD_V20.dtd">
 <CIM CIMVERSION='2.0' DTDVERSION="2.0">
@@ -16,29 +16,29 @@ func TestParseTreeAccepts(t *testing.T) {
   </MESSAGE>
 </CIM>
 `
-	root, err := parseTree([]byte(doc))
+	root, err := Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if root.name != "CIM" || len(root.children) != 1 {
+	if root.Name != "CIM" || len(root.Children) != 1 {
 		t.Fatalf("root = %+v", root)
 	}
-	msg := root.children[0]
-	if len(msg.children) != 2 {
-		t.Fatalf("MESSAGE children = %d", len(msg.children))
+	msg := root.Children[0]
+	if len(msg.Children) != 2 {
+		t.Fatalf("MESSAGE children = %d", len(msg.Children))
 	}
-	if got, want := msg.children[0].text, `x<y & AB <>"'`; got != want {
+	if got, want := msg.Children[0].Text, `x<y & AB <>"'`; got != want {
 		t.Errorf("VALUE text = %q, want %q", got, want)
 	}
-	if v, _ := root.attr("CIMVERSION"); v != "2.0" {
+	if v, _ := root.Attr("CIMVERSION"); v != "2.0" {
 		t.Errorf("single-quoted attribute = %q", v)
 	}
 }
 
-func TestParseTreeRejects(t *testing.T) {
-	deep := strings.Repeat("<A>", maxDepth+1) + strings.Repeat("</A>", maxDepth+1)
+func TestParseRejects(t *testing.T) {
+	deep := strings.Repeat("<A>", MaxDepth+1) + strings.Repeat("</A>", MaxDepth+1)
 	manyAttrs := "<A" + strings.Repeat(` a="1"`, 0)
-	for i := 0; i <= maxAttrs; i++ {
+	for i := 0; i <= MaxAttrs; i++ {
 		manyAttrs += " a" + strings.Repeat("x", i+1) + `="1"`
 	}
 	manyAttrs += "/>"
@@ -75,13 +75,51 @@ func TestParseTreeRejects(t *testing.T) {
 		{"mixed content", "<CIM>text<A/></CIM>", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseTree([]byte(tc.doc))
+			_, err := Parse([]byte(tc.doc))
 			if err == nil {
 				t.Fatalf("accepted %q", tc.doc)
 			}
-			if got := errors.Is(err, errNotWellFormed); got != tc.wellFormFail {
+			if got := errors.Is(err, ErrNotWellFormed); got != tc.wellFormFail {
 				t.Errorf("not-well-formed = %v, want %v (%v)", got, tc.wellFormFail, err)
 			}
 		})
+	}
+}
+
+// A Parser reused for documents of different sizes builds each tree as a
+// new one would, and strings taken from an earlier tree stay valid.
+func TestParserReuse(t *testing.T) {
+	var ps Parser
+	big := "<A>" + strings.Repeat(`<B N="x">text</B>`, 3000) + "</A>"
+	first, err := ps.Parse([]byte(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := first.Children[2999].Text
+	small := `<CIM CIMVERSION="2.0"><MESSAGE ID="7"><VALUE>v</VALUE></MESSAGE></CIM>`
+	for i := 0; i < 3; i++ {
+		root, err := ps.Parse([]byte(small))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := root.Child("MESSAGE")
+		if root.Name != "CIM" || len(root.Children) != 1 || msg == nil || len(msg.Children) != 1 || msg.Children[0].Text != "v" || len(msg.Children[0].Attrs) != 0 {
+			t.Fatalf("tree of a reused parser: %+v", root)
+		}
+		if id, _ := msg.Attr("ID"); id != "7" {
+			t.Fatalf("MESSAGE ID = %q", id)
+		}
+	}
+	if _, err := ps.Parse([]byte("<A><B></A>")); err == nil {
+		t.Fatal("a reused parser accepted a mismatched end tag")
+	}
+	if root, err := ps.Parse([]byte(big)); err != nil || len(root.Children) != 3000 {
+		t.Fatalf("after an error: %v", err)
+	}
+	if kept != "text" {
+		t.Errorf("a string of an earlier tree changed to %q", kept)
+	}
+	if ps.Nodes() < 3001 {
+		t.Errorf("Nodes() = %d after a document of 3001 elements", ps.Nodes())
 	}
 }

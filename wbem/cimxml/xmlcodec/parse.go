@@ -1,4 +1,4 @@
-package cimxml
+package xmlcodec
 
 import (
 	"bytes"
@@ -12,32 +12,32 @@ import (
 // Limits that bound what one request document may cost to parse. The size
 // of the whole body is bounded separately (Config.MaxRequestSize).
 const (
-	// maxDepth is the deepest element nesting accepted. CIM-XML requests
+	// MaxDepth is the deepest element nesting accepted. CIM-XML requests
 	// nest about a dozen levels; references inside references add a few
 	// per level.
-	maxDepth = 64
-	// maxAttrs is the most attributes one element may carry (PROPERTY has
+	MaxDepth = 64
+	// MaxAttrs is the most attributes one element may carry (PROPERTY has
 	// at most seven in DSP0203).
-	maxAttrs = 32
-	// maxEmbedding is how deep embedded objects (an INSTANCE escaped in
+	MaxAttrs = 32
+	// MaxEmbedding is how deep embedded objects (an INSTANCE escaped in
 	// the VALUE of another) may nest.
-	maxEmbedding = 8
+	MaxEmbedding = 8
 )
 
-// node is one element of a parsed request: CIM-XML has no mixed content,
+// Node is one element of a parsed document: CIM-XML has no mixed content,
 // so an element holds either children or text.
-type node struct {
-	name     string
-	attrs    []xml.Attr
-	children []*node
-	text     string
-	// textual is set when the element had non-blank character data.
-	textual bool
+type Node struct {
+	Name     string
+	Attrs    []xml.Attr
+	Children []*Node
+	Text     string
+	// Textual is set when the element had non-blank character data.
+	Textual bool
 }
 
-// attr returns the value of the named attribute and whether it is present.
-func (n *node) attr(name string) (string, bool) {
-	for _, a := range n.attrs {
+// Attr returns the value of the named attribute and whether it is present.
+func (n *Node) Attr(name string) (string, bool) {
+	for _, a := range n.Attrs {
 		if a.Name.Local == name && (a.Name.Space == "" || a.Name.Space == "xml") {
 			return a.Value, true
 		}
@@ -45,10 +45,10 @@ func (n *node) attr(name string) (string, bool) {
 	return "", false
 }
 
-// attrFold is attr with a case-insensitive name, for the attributes whose
+// AttrFold is Attr with a case-insensitive name, for the attributes whose
 // spelling differs between clients (EmbeddedObject, EMBEDDEDOBJECT).
-func (n *node) attrFold(name string) (string, bool) {
-	for _, a := range n.attrs {
+func (n *Node) AttrFold(name string) (string, bool) {
+	for _, a := range n.Attrs {
 		if strings.EqualFold(a.Name.Local, name) {
 			return a.Value, true
 		}
@@ -56,37 +56,57 @@ func (n *node) attrFold(name string) (string, bool) {
 	return "", false
 }
 
-// errNotWellFormed marks XML syntax errors (HTTP 400
-// request-not-well-formed); other parse errors are request-not-valid.
-var errNotWellFormed = errors.New("not well-formed")
+// Child returns the first child element with the given name, nil if none.
+func (n *Node) Child(name string) *Node {
+	for _, c := range n.Children {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
 
-// parseTree reads one XML document into a tree. It is a small parser of
+// ErrNotWellFormed marks XML syntax errors (HTTP 400
+// request-not-well-formed); Parse's other errors (a document type
+// declaration with an internal subset, limits exceeded, mixed content)
+// are request-not-valid.
+var ErrNotWellFormed = errors.New("not well-formed")
+
+// Parse reads one XML document into a tree. It is a small parser of
 // its own (several times faster than encoding/xml's tokenizer, which the
 // tests compare it with) that checks well-formedness as XML 1.0 defines
 // it: one root element, matching tags, unique attributes, legal names and
 // characters, valid UTF-8, and references only to the five predefined
 // entities and to legal characters. It refuses a document type declaration
 // with an internal subset (the vehicle of entity expansion attacks), so no
-// entity is ever declared, expanded or fetched; it enforces maxDepth and
-// maxAttrs. Line ends in text are normalized to \n as XML requires.
-func parseTree(data []byte) (*node, error) {
-	// Room for a typical request's lists at once: about one element and
-	// one attribute per 40 bytes.
-	guess := min(len(data)/40+8, 1024)
-	p := &parser{
-		s:       data,
-		attrs:   make([]xml.Attr, 0, guess),
-		kids:    make([]*node, 0, guess),
-		slab:    make([]node, guess),
-		pending: make([]*node, 0, 16),
-		open:    make([]int, 0, 16),
-	}
+// entity is ever declared, expanded or fetched; it enforces MaxDepth and
+// MaxAttrs. Line ends in text are normalized to \n as XML requires.
+func Parse(data []byte) (*Node, error) {
+	var ps Parser
+	return ps.Parse(data)
+}
+
+// Parser is Parse with memory kept from one document to the next, for a
+// server that parses many small requests. A tree a Parser returned is
+// valid until its next Parse; strings taken from it stay valid. A Parser
+// is used by one goroutine at a time.
+type Parser struct{ p parser }
+
+// Parse parses data like the package's Parse, reusing the Parser's memory.
+func (ps *Parser) Parse(data []byte) (*Node, error) {
+	p := &ps.p
+	p.reset(data)
 	root, err := p.document()
+	p.s = nil // do not keep the document alive
 	if err != nil {
 		return nil, err
 	}
 	return root, nil
 }
+
+// Nodes returns how many nodes the Parser holds memory for, so that a pool
+// can drop a Parser a very large document has grown.
+func (ps *Parser) Nodes() int { return ps.p.capacity }
 
 type parser struct {
 	s   []byte
@@ -96,34 +116,71 @@ type parser struct {
 	// since its start tag or its last child: it becomes the text of a
 	// leaf, and must be white space anywhere else.
 	text []byte
-	// slab hands out nodes in blocks, to allocate once per block;
+	// blocks hand out nodes, to allocate once per block: slab is
+	// blocks[block], of which used are taken; capacity counts them all.
+	blocks   [][]Node
+	block    int
+	slab     []Node
+	used     int
+	capacity int
 	// attrs and kids are shared backing arrays for the attribute and
 	// child lists: each list is a capped sub-slice of the array as it
 	// was when the list was complete (growing the array later copies,
 	// leaving earlier lists where they are).
-	slab  []node
 	attrs []xml.Attr
-	kids  []*node
+	kids  []*Node
 	// open holds, for each open element, where its children start in
-	// pending, the children not yet handed to their parent.
+	// pending, the children not yet handed to their parent; stack holds
+	// the open elements.
 	open    []int
-	pending []*node
+	pending []*Node
+	stack   []*Node
 }
 
-func (p *parser) newNode(name string) *node {
-	if len(p.slab) == 0 {
-		p.slab = make([]node, 16)
+// reset prepares the parser for data, keeping the memory it has.
+func (p *parser) reset(data []byte) {
+	p.s, p.i = data, 0
+	p.buf, p.text = p.buf[:0], p.text[:0]
+	p.block, p.slab, p.used = -1, nil, 0
+	if cap(p.attrs) == 0 {
+		// Room for a typical request's lists at once: about one element
+		// and one attribute per 40 bytes.
+		guess := min(len(data)/40+8, 1024)
+		p.attrs = make([]xml.Attr, 0, guess)
+		p.kids = make([]*Node, 0, guess)
+		p.pending = make([]*Node, 0, 16)
+		p.open = make([]int, 0, 16)
+		p.stack = make([]*Node, 0, 16)
 	}
-	n := &p.slab[0]
-	p.slab = p.slab[1:]
-	n.name = name
+	p.attrs, p.kids = p.attrs[:0], p.kids[:0]
+	p.open, p.pending, p.stack = p.open[:0], p.pending[:0], p.stack[:0]
+}
+
+// newNode hands out a node from the blocks, adding a block (of about one
+// node per 40 bytes of document at first, doubling) when they are used up.
+func (p *parser) newNode(name string) *Node {
+	if p.used == len(p.slab) {
+		p.block++
+		if p.block == len(p.blocks) {
+			size := min(len(p.s)/40+8, 1024)
+			if k := len(p.blocks); k > 0 {
+				size = min(2*len(p.blocks[k-1]), 1024)
+			}
+			p.blocks = append(p.blocks, make([]Node, size))
+			p.capacity += size
+		}
+		p.slab, p.used = p.blocks[p.block], 0
+	}
+	n := &p.slab[p.used]
+	p.used++
+	*n = Node{Name: name}
 	return n
 }
 
 // syntax returns a not-well-formed error at the current position.
 func (p *parser) syntax(format string, args ...any) error {
 	line := 1 + bytes.Count(p.s[:min(p.i, len(p.s))], []byte{'\n'})
-	return fmt.Errorf("%w: line %d: %s", errNotWellFormed, line, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: line %d: %s", ErrNotWellFormed, line, fmt.Sprintf(format, args...))
 }
 
 func (p *parser) has(prefix string) bool {
@@ -141,7 +198,7 @@ func (p *parser) skipSpace() bool {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // document parses prolog, root element and epilogue.
-func (p *parser) document() (*node, error) {
+func (p *parser) document() (*Node, error) {
 	if p.has("\xEF\xBB\xBF") {
 		p.i += 3
 	}
@@ -233,10 +290,14 @@ func (p *parser) xmlDecl() error {
 // declAttrs reads the name="value" pairs of an XML declaration.
 func declAttrs(s string) (version, encoding string, err error) {
 	for {
-		s = strings.TrimLeft(s, " \t\r\n")
-		if s == "" {
+		rest := strings.TrimLeft(s, " \t\r\n")
+		if rest == "" {
 			return version, encoding, nil
 		}
+		if len(rest) == len(s) {
+			return "", "", fmt.Errorf("no white space before %q", s)
+		}
+		s = rest
 		name, rest, ok := strings.Cut(s, "=")
 		name = strings.TrimSpace(name)
 		if !ok {
@@ -330,13 +391,14 @@ func (p *parser) doctype() error {
 
 // element parses an element and everything inside it. It keeps an
 // explicit stack rather than recursing, so depth costs no Go stack.
-func (p *parser) element() (*node, error) {
-	stack := make([]*node, 0, 16)
-	var root *node
+func (p *parser) element() (*Node, error) {
+	stack := p.stack[:0]
+	defer func() { p.stack = stack[:0] }()
+	var root *Node
 	for {
 		// p.s[p.i] == '<' and a start tag follows.
-		if len(stack) >= maxDepth {
-			return nil, fmt.Errorf("elements nested deeper than %d levels", maxDepth)
+		if len(stack) >= MaxDepth {
+			return nil, fmt.Errorf("elements nested deeper than %d levels", MaxDepth)
 		}
 		n, selfClosing, err := p.startTag()
 		if err != nil {
@@ -362,13 +424,13 @@ func (p *parser) element() (*node, error) {
 
 // close ends the innermost open element: its pending children become its
 // child list.
-func (p *parser) close(n *node) {
+func (p *parser) close(n *Node) {
 	start := p.open[len(p.open)-1]
 	p.open = p.open[:len(p.open)-1]
 	if k := len(p.pending) - start; k > 0 {
 		at := len(p.kids)
 		p.kids = append(p.kids, p.pending[start:]...)
-		n.children = p.kids[at : at+k : at+k]
+		n.Children = p.kids[at : at+k : at+k]
 		p.pending = p.pending[:start]
 	}
 }
@@ -376,7 +438,7 @@ func (p *parser) close(n *node) {
 // content reads character data, comments, processing instructions and
 // end tags, popping stack, until the next start tag or the end of the
 // root element.
-func (p *parser) content(stack *[]*node) error {
+func (p *parser) content(stack *[]*Node) error {
 	p.text = p.text[:0]
 	for len(*stack) > 0 {
 		cur := (*stack)[len(*stack)-1]
@@ -387,17 +449,17 @@ func (p *parser) content(stack *[]*node) error {
 		p.text = append(p.text, text...)
 		switch {
 		case p.i >= len(p.s):
-			return p.syntax("document ends inside <%s>", cur.name)
+			return p.syntax("document ends inside <%s>", cur.Name)
 		case p.has("</"):
 			if err := p.endTag(cur); err != nil {
 				return err
 			}
 			p.close(cur)
-			if len(cur.children) == 0 {
-				cur.text = internText(p.text)
-				cur.textual = len(bytes.TrimLeft(p.text, " \t\r\n")) > 0
+			if len(cur.Children) == 0 {
+				cur.Text = internText(p.text)
+				cur.Textual = len(bytes.TrimLeft(p.text, " \t\r\n")) > 0
 			} else if !blank(p.text) {
-				return fmt.Errorf("element %s mixes text with child elements", cur.name)
+				return fmt.Errorf("element %s mixes text with child elements", cur.Name)
 			}
 			p.text = p.text[:0]
 			*stack = (*stack)[:len(*stack)-1]
@@ -416,7 +478,7 @@ func (p *parser) content(stack *[]*node) error {
 		default:
 			// A child element starts.
 			if !blank(p.text) {
-				return fmt.Errorf("element %s mixes text with child elements", cur.name)
+				return fmt.Errorf("element %s mixes text with child elements", cur.Name)
 			}
 			return nil
 		}
@@ -445,7 +507,7 @@ func internText(b []byte) string {
 }
 
 // startTag parses <Name attr="v" ...> or <Name .../>.
-func (p *parser) startTag() (*node, bool, error) {
+func (p *parser) startTag() (*Node, bool, error) {
 	p.i++
 	name, err := p.name()
 	if err != nil {
@@ -469,15 +531,15 @@ func (p *parser) startTag() (*node, bool, error) {
 				p.i++
 			}
 			if k := len(p.attrs) - first; k > 0 {
-				n.attrs = p.attrs[first : first+k : first+k]
+				n.Attrs = p.attrs[first : first+k : first+k]
 			}
 			return n, selfClosing, nil
 		}
 		if !space {
 			return nil, false, p.syntax("attributes of <%s> must be separated by white space", name)
 		}
-		if len(p.attrs)-first >= maxAttrs {
-			return nil, false, fmt.Errorf("element %s has more than %d attributes", name, maxAttrs)
+		if len(p.attrs)-first >= MaxAttrs {
+			return nil, false, fmt.Errorf("element %s has more than %d attributes", name, MaxAttrs)
 		}
 		aname, err := p.name()
 		if err != nil {
@@ -508,14 +570,14 @@ func (p *parser) startTag() (*node, bool, error) {
 	}
 }
 
-func (p *parser) endTag(cur *node) error {
+func (p *parser) endTag(cur *Node) error {
 	p.i += 2
 	name, err := p.name()
 	if err != nil {
 		return err
 	}
-	if name != cur.name {
-		return p.syntax("end tag </%s> does not match <%s>", name, cur.name)
+	if name != cur.Name {
+		return p.syntax("end tag </%s> does not match <%s>", name, cur.Name)
 	}
 	p.skipSpace()
 	if p.i >= len(p.s) || p.s[p.i] != '>' {

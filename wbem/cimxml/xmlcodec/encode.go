@@ -1,0 +1,818 @@
+package xmlcodec
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hypercim/hypercim/cim"
+)
+
+// Encoder appends CIM-XML (DSP0201) to a byte slice. It is written by hand
+// for speed: no reflection and no intermediate tree, one pass over each
+// object. Its output follows DSP0203 2.4.0 and also what sblim-wbemcli's
+// hand-written parser accepts, which is stricter than the DTD:
+//
+//   - elements wbemcli reads are never self-closing (PROPERTY,
+//     PROPERTY.ARRAY, PARAMETER, QUALIFIER, VALUE, IRETURNVALUE,
+//     IMETHODRESPONSE, ERROR...); only CLASSNAME, NAMESPACE, SCOPE and
+//     VALUE.NULL, which it accepts self-closed or never sees, are;
+//   - attributes are limited to those wbemcli knows for each element,
+//     except when the value needs more to be represented at all (the
+//     EmbeddedObject attribute of an embedded-instance array or output
+//     parameter);
+//   - text uses only the five predefined entities (wbemcli does not
+//     decode character references), and characters XML 1.0 cannot carry
+//     are replaced with U+FFFD;
+//   - VALUE.NULL inside VALUE.ARRAY only when NullInArrays is set (for
+//     clients that declared DTDVERSION 2.3 or later), since older DTDs
+//     and wbemcli reject it; otherwise a NULL array element is left out.
+//
+// An Encoder is used by one goroutine at a time; its zero value writes
+// for wbemcli-era clients without a HOST of its own.
+type Encoder struct {
+	// B is the output so far: callers take it, send it and truncate it.
+	B []byte
+	// Host is what INSTANCEPATH and CLASSPATH name as HOST when a path
+	// has none: for a server, the host the client reached it as. Without
+	// either, a reference is written as LOCALINSTANCEPATH (LOCALCLASSPATH).
+	Host string
+	// NullInArrays allows VALUE.NULL inside VALUE.ARRAY.
+	NullInArrays bool
+	// EscapeWhitespace writes tab, line feed and carriage return as
+	// character references, so that XML's line-end and attribute-value
+	// normalization leave them intact at a receiver that decodes
+	// references (export listeners do; wbemcli does not).
+	EscapeWhitespace bool
+	// scratch holds the XML of embedded objects before it is escaped into
+	// the enclosing VALUE.
+	scratch []byte
+}
+
+// Str appends literal markup.
+func (e *Encoder) Str(s string) { e.B = append(e.B, s...) }
+
+// Text appends s escaped for element content or a double-quoted attribute.
+func (e *Encoder) Text(s string) { e.B = appendEscaped(e.B, s, e.EscapeWhitespace) }
+
+// Attr appends ` name="value"`.
+func (e *Encoder) Attr(name, value string) {
+	e.B = append(e.B, ' ')
+	e.B = append(e.B, name...)
+	e.B = append(e.B, '=', '"')
+	e.B = appendEscaped(e.B, value, e.EscapeWhitespace)
+	e.B = append(e.B, '"')
+}
+
+// escapeTable has a '1' for each byte that cannot be copied as is into
+// Text or a double-quoted attribute: the markup characters & < > ", the
+// control characters and the first byte of every non-ASCII sequence
+// (which is then validated).
+const escapeTable = "" +
+	"1111111111111111111111111111111100100010000000000000000000001010" +
+	"0000000000000000000000000000000000000000000000000000000000000000" +
+	"1111111111111111111111111111111111111111111111111111111111111111" +
+	"1111111111111111111111111111111111111111111111111111111111111111"
+
+// appendEscaped appends s with the five predefined entities where markup
+// needs them. Tab, newline and carriage return pass through, or become
+// character references with refs; other control characters, invalid
+// UTF-8 and the non-characters U+FFFE and U+FFFF, which XML 1.0 cannot
+// carry at all, become U+FFFD.
+func appendEscaped(dst []byte, s string, refs bool) []byte {
+	start, i := 0, 0
+	for i < len(s) {
+		// Skip plain bytes sixteen and eight at a time: most text needs
+		// no escaping. Runs of letters (0x40 to 0x7F) take two operations
+		// per word; other words get plain8's full test.
+		for i+16 <= len(s) {
+			x, y := load8(s[i:]), load8(s[i+8:])
+			if (x|y)&highs != 0 || (x+0x40*ones)&(y+0x40*ones)&highs != highs {
+				break
+			}
+			i += 16
+		}
+		for i+8 <= len(s) && plain8(load8(s[i:])) {
+			i += 8
+		}
+		// Then byte by byte to the end of the word that needs care.
+		for stop := min(i+8, len(s)); i < stop; {
+			c := s[i]
+			if escapeTable[c] == '0' {
+				i++
+				continue
+			}
+			var repl string
+			width := 1
+			switch {
+			case c == '&':
+				repl = "&amp;"
+			case c == '<':
+				repl = "&lt;"
+			case c == '>':
+				repl = "&gt;"
+			case c == '"':
+				repl = "&quot;"
+			case c == '\t' || c == '\n' || c == '\r':
+				if !refs {
+					i++
+					continue
+				}
+				switch c {
+				case '\t':
+					repl = "&#9;"
+				case '\n':
+					repl = "&#10;"
+				default:
+					repl = "&#13;"
+				}
+			case c < 0x20:
+				repl = "\uFFFD"
+			default:
+				r, n := utf8.DecodeRuneInString(s[i:])
+				if (r != utf8.RuneError || n > 1) && r != 0xFFFE && r != 0xFFFF {
+					i += n
+					continue
+				}
+				repl, width = "\uFFFD", n
+			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, repl...)
+			i += width
+			start = i
+		}
+	}
+	return append(dst, s[start:]...)
+}
+
+// ones and highs are the byte-wise constants of plain8's word tests.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// load8 returns the first eight bytes of s as a little-endian word (one
+// load).
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plain8 reports whether none of the eight bytes of x needs escaping: no
+// byte below 0x20 or from 0x80, and none of & < > ". It tests all eight at
+// once (the bit tricks of "Bit Twiddling Hacks": a byte of x is zero
+// exactly when the high bit of (x-0x01..) &^ x is set).
+func plain8(x uint64) bool {
+	amp, lt, gt, quot := x^'&'*ones, x^'<'*ones, x^'>'*ones, x^'"'*ones
+	bad := x | (x-0x20*ones)&^x // non-ASCII, below 0x20
+	bad |= (amp-ones)&^amp | (lt-ones)&^lt | (gt-ones)&^gt | (quot-ones)&^quot
+	return bad&highs == 0
+}
+
+// --- errors ------------------------------------------------------------
+
+// Error writes <ERROR CODE DESCRIPTION>, whose description starts with
+// the DSP0200 name of the status ("CIM_ERR_NOT_FOUND: ..."), with CIM_Error
+// instances inside only when withInstances is set.
+func (e *Encoder) Error(err *cim.Error, withInstances bool) {
+	e.Str(`<ERROR`)
+	e.Attr("CODE", strconv.Itoa(int(err.Status)))
+	e.Attr("DESCRIPTION", ErrorDescription(err))
+	e.B = append(e.B, '>')
+	if withInstances {
+		insts := err.Instances
+		if len(insts) == 0 {
+			insts = []*cim.Instance{err.CIMErrorInstance("hypercim")}
+		}
+		for _, inst := range insts {
+			e.Instance(inst)
+		}
+	}
+	e.Str(`</ERROR>`)
+}
+
+// ErrorDescription is the DESCRIPTION of an ERROR element: the symbolic
+// name, then what went wrong.
+func ErrorDescription(err *cim.Error) string {
+	desc := err.Description
+	if desc == "" {
+		desc = err.Status.Description()
+	}
+	name := err.Status.Name()
+	if strings.HasPrefix(desc, name) {
+		return desc
+	}
+	return name + ": " + desc
+}
+
+// --- names and paths ----------------------------------------------------
+
+func (e *Encoder) ClassName(name string) {
+	e.Str(`<CLASSNAME`)
+	e.Attr("NAME", name)
+	e.Str(`/>`)
+}
+
+func (e *Encoder) LocalNamespacePath(ns string) {
+	e.Str(`<LOCALNAMESPACEPATH>`)
+	ns = strings.Trim(ns, "/")
+	for ns != "" {
+		part := ns
+		if i := strings.IndexByte(ns, '/'); i >= 0 {
+			part, ns = ns[:i], ns[i+1:]
+		} else {
+			ns = ""
+		}
+		if part == "" {
+			continue
+		}
+		e.Str(`<NAMESPACE`)
+		e.Attr("NAME", part)
+		e.Str(`/>`)
+	}
+	e.Str(`</LOCALNAMESPACEPATH>`)
+}
+
+func (e *Encoder) NamespacePath(host, ns string) {
+	if host == "" {
+		host = e.Host
+	}
+	e.Str(`<NAMESPACEPATH><HOST>`)
+	e.Text(host)
+	e.Str(`</HOST>`)
+	e.LocalNamespacePath(ns)
+	e.Str(`</NAMESPACEPATH>`)
+}
+
+// InstanceName writes INSTANCENAME with one KEYBINDING per key.
+func (e *Encoder) InstanceName(p *cim.ObjectPath) {
+	e.Str(`<INSTANCENAME`)
+	e.Attr("CLASSNAME", p.ClassName)
+	e.B = append(e.B, '>')
+	for i := range p.Keys {
+		k := &p.Keys[i]
+		e.Str(`<KEYBINDING`)
+		e.Attr("NAME", k.Name)
+		e.B = append(e.B, '>')
+		e.KeyValue(k.Value)
+		e.Str(`</KEYBINDING>`)
+	}
+	e.Str(`</INSTANCENAME>`)
+}
+
+// KeyValue writes the KEYVALUE (or, for a reference key, VALUE.REFERENCE)
+// of a keybinding. DSP0203 2.4 requires TYPE; VALUETYPE tells clients
+// that ignore TYPE how to read the text.
+func (e *Encoder) KeyValue(v cim.Value) {
+	t := v.Type()
+	if t == cim.TypeReference {
+		e.ValueReference(v.Ref())
+		return
+	}
+	valueType := "string"
+	switch {
+	case t == cim.TypeBoolean:
+		valueType = "boolean"
+	case t.IsNumeric():
+		valueType = "numeric"
+	case !t.Valid():
+		t = cim.TypeString
+	}
+	e.Str(`<KEYVALUE`)
+	e.Attr("VALUETYPE", valueType)
+	e.Attr("TYPE", t.String())
+	e.B = append(e.B, '>')
+	e.ScalarText(v)
+	e.Str(`</KEYVALUE>`)
+}
+
+// InstancePath writes INSTANCEPATH: the path's host, or the host the
+// client reached us as, its namespace and its INSTANCENAME.
+func (e *Encoder) InstancePath(p *cim.ObjectPath, ns string) {
+	if p.Namespace != "" {
+		ns = p.Namespace
+	}
+	e.Str(`<INSTANCEPATH>`)
+	e.NamespacePath(p.Host, ns)
+	e.InstanceName(p)
+	e.Str(`</INSTANCEPATH>`)
+}
+
+func (e *Encoder) ClassPath(p *cim.ObjectPath, ns string) {
+	if p.Namespace != "" {
+		ns = p.Namespace
+	}
+	e.Str(`<CLASSPATH>`)
+	e.NamespacePath(p.Host, ns)
+	e.ClassName(p.ClassName)
+	e.Str(`</CLASSPATH>`)
+}
+
+// ObjectPath writes OBJECTPATH around an instance or class path.
+func (e *Encoder) ObjectPath(p *cim.ObjectPath, ns string) {
+	e.Str(`<OBJECTPATH>`)
+	if p.IsInstancePath() {
+		e.InstancePath(p, ns)
+	} else {
+		e.ClassPath(p, ns)
+	}
+	e.Str(`</OBJECTPATH>`)
+}
+
+// ValueReference writes VALUE.REFERENCE. A path with a namespace becomes
+// INSTANCEPATH (CLASSPATH) naming its host or the Encoder's, which every
+// client parses, or LOCALINSTANCEPATH (LOCALCLASSPATH) when no host is
+// known; a model path becomes INSTANCENAME (CLASSNAME).
+func (e *Encoder) ValueReference(p *cim.ObjectPath) {
+	e.Str(`<VALUE.REFERENCE>`)
+	hostKnown := p.Host != "" || e.Host != ""
+	switch {
+	case p.IsInstancePath() && p.Namespace != "" && hostKnown:
+		e.InstancePath(p, "")
+	case p.IsInstancePath() && p.Namespace != "":
+		e.Str(`<LOCALINSTANCEPATH>`)
+		e.LocalNamespacePath(p.Namespace)
+		e.InstanceName(p)
+		e.Str(`</LOCALINSTANCEPATH>`)
+	case p.IsInstancePath():
+		e.InstanceName(p)
+	case p.Namespace != "" && hostKnown:
+		e.ClassPath(p, "")
+	case p.Namespace != "":
+		e.Str(`<LOCALCLASSPATH>`)
+		e.LocalNamespacePath(p.Namespace)
+		e.ClassName(p.ClassName)
+		e.Str(`</LOCALCLASSPATH>`)
+	default:
+		e.ClassName(p.ClassName)
+	}
+	e.Str(`</VALUE.REFERENCE>`)
+}
+
+// --- values -------------------------------------------------------------
+
+// ScalarText appends the escaped CIM-XML text of a non-NULL scalar that is
+// not a reference.
+func (e *Encoder) ScalarText(v cim.Value) {
+	switch v.Type() {
+	case cim.TypeString:
+		switch {
+		case v.Instance() != nil:
+			e.embedded(v.Instance(), nil)
+		case v.Class() != nil:
+			e.embedded(nil, v.Class())
+		default:
+			e.Text(v.Str())
+		}
+	case cim.TypeChar16:
+		var buf [utf8.UTFMax]byte
+		e.Text(string(utf8.AppendRune(buf[:0], rune(v.Char16()))))
+	default:
+		// Numbers, booleans and datetimes have no characters to escape.
+		e.B = v.AppendText(e.B)
+	}
+}
+
+// embedded appends the XML of an embedded instance or class, escaped as
+// the text of the enclosing VALUE.
+func (e *Encoder) embedded(inst *cim.Instance, cls *cim.Class) {
+	inner := Encoder{B: e.scratch[:0], Host: e.Host, NullInArrays: e.NullInArrays, EscapeWhitespace: e.EscapeWhitespace}
+	if inst != nil {
+		inner.Instance(inst)
+	} else {
+		inner.Class(cls)
+	}
+	e.B = appendEscaped(e.B, string(inner.B), e.EscapeWhitespace)
+	e.scratch = inner.B
+}
+
+// Value writes the VALUE, VALUE.ARRAY, VALUE.REFERENCE or VALUE.REFARRAY
+// of a non-NULL value.
+func (e *Encoder) Value(v cim.Value) {
+	if v.IsArray() {
+		if v.Type() == cim.TypeReference {
+			e.Str(`<VALUE.REFARRAY>`)
+			for i, n := 0, v.Len(); i < n; i++ {
+				if v.IsNullAt(i) {
+					if e.NullInArrays {
+						e.Str(`<VALUE.NULL/>`)
+					}
+					continue
+				}
+				e.ValueReference(v.Index(i).Ref())
+			}
+			e.Str(`</VALUE.REFARRAY>`)
+			return
+		}
+		e.Str(`<VALUE.ARRAY>`)
+		e.arrayElements(v)
+		e.Str(`</VALUE.ARRAY>`)
+		return
+	}
+	if v.Type() == cim.TypeReference {
+		e.ValueReference(v.Ref())
+		return
+	}
+	e.Str(`<VALUE>`)
+	e.ScalarText(v)
+	e.Str(`</VALUE>`)
+}
+
+// arrayElements writes the VALUE (or VALUE.NULL) elements of an array.
+// The common element types are written straight from the typed slice.
+func (e *Encoder) arrayElements(v cim.Value) {
+	switch v.Type() {
+	case cim.TypeString:
+		if v.Embedded() == cim.EmbeddedNone {
+			appendElements(e, v, v.StrArray(), func(b []byte, s string) []byte { return appendEscaped(b, s, e.EscapeWhitespace) })
+			return
+		}
+	case cim.TypeUint8:
+		appendElements(e, v, v.Uint8Array(), func(b []byte, n uint8) []byte { return strconv.AppendUint(b, uint64(n), 10) })
+		return
+	case cim.TypeUint16:
+		appendElements(e, v, v.Uint16Array(), func(b []byte, n uint16) []byte { return strconv.AppendUint(b, uint64(n), 10) })
+		return
+	case cim.TypeUint32:
+		appendElements(e, v, v.Uint32Array(), func(b []byte, n uint32) []byte { return strconv.AppendUint(b, uint64(n), 10) })
+		return
+	case cim.TypeUint64:
+		appendElements(e, v, v.Uint64Array(), func(b []byte, n uint64) []byte { return strconv.AppendUint(b, n, 10) })
+		return
+	case cim.TypeSint32:
+		appendElements(e, v, v.Sint32Array(), func(b []byte, n int32) []byte { return strconv.AppendInt(b, int64(n), 10) })
+		return
+	case cim.TypeSint64:
+		appendElements(e, v, v.Sint64Array(), func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) })
+		return
+	}
+	for i, n := 0, v.Len(); i < n; i++ {
+		if v.IsNullAt(i) {
+			if e.NullInArrays {
+				e.Str(`<VALUE.NULL/>`)
+			}
+			continue
+		}
+		e.Str(`<VALUE>`)
+		e.ScalarText(v.Index(i))
+		e.Str(`</VALUE>`)
+	}
+}
+
+func appendElements[T any](e *Encoder, v cim.Value, elems []T, appendText func([]byte, T) []byte) {
+	for i, x := range elems {
+		if v.IsNullAt(i) {
+			if e.NullInArrays {
+				e.Str(`<VALUE.NULL/>`)
+			}
+			continue
+		}
+		e.Str(`<VALUE>`)
+		e.B = appendText(e.B, x)
+		e.Str(`</VALUE>`)
+	}
+}
+
+// typeName is the TYPE attribute of an element of type t; an untyped NULL
+// is written as a string.
+func typeName(t cim.Type) string {
+	if !t.Valid() || t == cim.TypeReference {
+		return "string"
+	}
+	return t.String()
+}
+
+// --- qualifiers ---------------------------------------------------------
+
+func (e *Encoder) Qualifiers(qs cim.Qualifiers) {
+	for i := range qs {
+		e.Qualifier(&qs[i])
+	}
+}
+
+func (e *Encoder) Qualifier(q *cim.Qualifier) {
+	e.Str(`<QUALIFIER`)
+	e.Attr("NAME", q.Name)
+	e.Attr("TYPE", typeName(q.Value.Type()))
+	if q.Propagated {
+		e.Str(` PROPAGATED="true"`)
+	}
+	e.flavorAttrs(q.Flavor)
+	e.B = append(e.B, '>')
+	if !q.Value.IsNull() {
+		e.Value(q.Value)
+	}
+	e.Str(`</QUALIFIER>`)
+}
+
+// flavorAttrs writes the flavor attributes that differ from the DTD's
+// defaults (OVERRIDABLE and TOSUBCLASS true, the others false).
+func (e *Encoder) flavorAttrs(f cim.Flavor) {
+	if !f.Overridable() {
+		e.Str(` OVERRIDABLE="false"`)
+	}
+	if !f.ToSubclass() {
+		e.Str(` TOSUBCLASS="false"`)
+	}
+	if f&cim.FlavorToInstance != 0 {
+		e.Str(` TOINSTANCE="true"`)
+	}
+	if f.Translatable() {
+		e.Str(` TRANSLATABLE="true"`)
+	}
+}
+
+// QualifierDeclaration writes QUALIFIER.DECLARATION.
+func (e *Encoder) QualifierDeclaration(qt *cim.QualifierType) {
+	e.Str(`<QUALIFIER.DECLARATION`)
+	e.Attr("NAME", qt.Name)
+	e.Attr("TYPE", typeName(qt.Type))
+	if qt.IsArray {
+		e.Str(` ISARRAY="true"`)
+		if qt.ArraySize > 0 {
+			e.Attr("ARRAYSIZE", strconv.Itoa(qt.ArraySize))
+		}
+	} else {
+		e.Str(` ISARRAY="false"`)
+	}
+	e.flavorAttrs(qt.Flavor)
+	e.Str(`><SCOPE`)
+	for _, s := range []struct {
+		attr  string
+		scope cim.Scope
+	}{
+		{"CLASS", cim.ScopeClass}, {"ASSOCIATION", cim.ScopeAssociation},
+		{"REFERENCE", cim.ScopeReference}, {"PROPERTY", cim.ScopeProperty},
+		{"METHOD", cim.ScopeMethod}, {"PARAMETER", cim.ScopeParameter},
+		{"INDICATION", cim.ScopeIndication},
+	} {
+		if qt.Scopes&s.scope != 0 {
+			e.B = append(e.B, ' ')
+			e.Str(s.attr)
+			e.Str(`="true"`)
+		}
+	}
+	e.Str(`/>`)
+	if !qt.Default.IsNull() {
+		e.Value(qt.Default)
+	}
+	e.Str(`</QUALIFIER.DECLARATION>`)
+}
+
+// --- properties, instances and classes ----------------------------------
+
+// Property writes PROPERTY, PROPERTY.ARRAY or PROPERTY.REFERENCE of a
+// Class (inClass) or an instance.
+func (e *Encoder) Property(p *cim.Property, inClass bool) {
+	t := p.Type
+	if !t.Valid() {
+		t = p.Value.Type()
+	}
+	switch {
+	case t == cim.TypeReference && !p.IsArray:
+		e.Str(`<PROPERTY.REFERENCE`)
+		e.Attr("NAME", p.Name)
+		if p.ReferenceClass != "" {
+			e.Attr("REFERENCECLASS", p.ReferenceClass)
+		}
+		e.originAttrs(p, inClass)
+		e.B = append(e.B, '>')
+		e.Qualifiers(p.Qualifiers)
+		if ref := p.Value.Ref(); ref != nil {
+			e.ValueReference(ref)
+		}
+		e.Str(`</PROPERTY.REFERENCE>`)
+	case p.IsArray:
+		e.Str(`<PROPERTY.ARRAY`)
+		e.Attr("NAME", p.Name)
+		e.Attr("TYPE", typeName(t))
+		if p.ArraySize > 0 {
+			e.Attr("ARRAYSIZE", strconv.Itoa(p.ArraySize))
+		}
+		e.originAttrs(p, inClass)
+		e.embeddedAttr(p)
+		e.B = append(e.B, '>')
+		e.Qualifiers(p.Qualifiers)
+		switch {
+		case p.Value.IsNull():
+		case p.Value.Type() == cim.TypeReference:
+			e.referenceStrings(p.Value)
+		default:
+			e.Value(p.Value)
+		}
+		e.Str(`</PROPERTY.ARRAY>`)
+	default:
+		e.Str(`<PROPERTY`)
+		e.Attr("NAME", p.Name)
+		e.Attr("TYPE", typeName(t))
+		e.originAttrs(p, inClass)
+		e.embeddedAttr(p)
+		e.B = append(e.B, '>')
+		e.Qualifiers(p.Qualifiers)
+		if !p.Value.IsNull() {
+			e.Value(p.Value)
+		}
+		e.Str(`</PROPERTY>`)
+	}
+}
+
+// referenceStrings writes the VALUE.ARRAY of a reference array held by a
+// property. DSP0201 has no reference arrays in properties (DSP0004 allows
+// them only as parameters): such an array goes out as the string array of
+// its paths.
+func (e *Encoder) referenceStrings(v cim.Value) {
+	e.Str(`<VALUE.ARRAY>`)
+	for i, n := 0, v.Len(); i < n; i++ {
+		if v.IsNullAt(i) {
+			if e.NullInArrays {
+				e.Str(`<VALUE.NULL/>`)
+			}
+			continue
+		}
+		e.Str(`<VALUE>`)
+		e.Text(v.Index(i).Text())
+		e.Str(`</VALUE>`)
+	}
+	e.Str(`</VALUE.ARRAY>`)
+}
+
+// originAttrs writes CLASSORIGIN when known and, in a class, PROPAGATED
+// (which means nothing for an instance's values).
+func (e *Encoder) originAttrs(p *cim.Property, inClass bool) {
+	if p.ClassOrigin != "" {
+		e.Attr("CLASSORIGIN", p.ClassOrigin)
+	}
+	if inClass && p.Propagated {
+		e.Str(` PROPAGATED="true"`)
+	}
+}
+
+func (e *Encoder) embeddedAttr(p *cim.Property) {
+	if p.Type != cim.TypeString && p.Value.Type() != cim.TypeString {
+		return
+	}
+	kind := p.Embedded
+	switch {
+	case len(p.Qualifiers) > 0:
+		kind = p.EmbeddedKind()
+	case kind == cim.EmbeddedNone:
+		kind = p.Value.Embedded()
+	}
+	switch kind {
+	case cim.EmbeddedInstance:
+		e.Str(` EmbeddedObject="instance"`)
+	case cim.EmbeddedObject:
+		e.Str(` EmbeddedObject="object"`)
+	}
+}
+
+// Instance writes INSTANCE with the properties (and qualifiers) the
+// Instance carries; the core has already shaped it for the request.
+func (e *Encoder) Instance(inst *cim.Instance) {
+	e.Str(`<INSTANCE`)
+	e.Attr("CLASSNAME", inst.ClassName)
+	e.B = append(e.B, '>')
+	e.Qualifiers(inst.Qualifiers)
+	props := inst.Properties()
+	for i := range props {
+		e.Property(&props[i], false)
+	}
+	e.Str(`</INSTANCE>`)
+}
+
+// Class writes CLASS with its qualifiers, properties and methods.
+func (e *Encoder) Class(c *cim.Class) {
+	e.Str(`<CLASS`)
+	e.Attr("NAME", c.Name)
+	if c.SuperClass != "" {
+		e.Attr("SUPERCLASS", c.SuperClass)
+	}
+	e.B = append(e.B, '>')
+	e.Qualifiers(c.Qualifiers)
+	props := c.Properties()
+	for i := range props {
+		e.Property(&props[i], true)
+	}
+	methods := c.Methods()
+	for i := range methods {
+		e.Method(&methods[i])
+	}
+	e.Str(`</CLASS>`)
+}
+
+func (e *Encoder) Method(m *cim.Method) {
+	e.Str(`<METHOD`)
+	e.Attr("NAME", m.Name)
+	if m.ReturnType.Valid() && m.ReturnType != cim.TypeReference {
+		e.Attr("TYPE", m.ReturnType.String())
+	}
+	if m.ClassOrigin != "" {
+		e.Attr("CLASSORIGIN", m.ClassOrigin)
+	}
+	if m.Propagated {
+		e.Str(` PROPAGATED="true"`)
+	}
+	e.B = append(e.B, '>')
+	e.Qualifiers(m.Qualifiers)
+	for i := range m.Parameters {
+		e.Parameter(&m.Parameters[i])
+	}
+	e.Str(`</METHOD>`)
+}
+
+func (e *Encoder) Parameter(p *cim.Parameter) {
+	var elem string
+	switch {
+	case p.Type == cim.TypeReference && p.IsArray:
+		elem = "PARAMETER.REFARRAY"
+	case p.Type == cim.TypeReference:
+		elem = "PARAMETER.REFERENCE"
+	case p.IsArray:
+		elem = "PARAMETER.ARRAY"
+	default:
+		elem = "PARAMETER"
+	}
+	e.B = append(e.B, '<')
+	e.Str(elem)
+	e.Attr("NAME", p.Name)
+	if p.Type == cim.TypeReference {
+		if p.ReferenceClass != "" {
+			e.Attr("REFERENCECLASS", p.ReferenceClass)
+		}
+	} else {
+		e.Attr("TYPE", typeName(p.Type))
+	}
+	if p.IsArray && p.ArraySize > 0 {
+		e.Attr("ARRAYSIZE", strconv.Itoa(p.ArraySize))
+	}
+	e.B = append(e.B, '>')
+	e.Qualifiers(p.Qualifiers)
+	e.Str(`</`)
+	e.Str(elem)
+	e.B = append(e.B, '>')
+}
+
+// --- composite return values --------------------------------------------
+
+// NamedInstance writes VALUE.NAMEDINSTANCE (EnumerateInstances).
+func (e *Encoder) NamedInstance(inst *cim.Instance) {
+	e.Str(`<VALUE.NAMEDINSTANCE>`)
+	e.InstanceName(inst.Path)
+	e.Instance(inst)
+	e.Str(`</VALUE.NAMEDINSTANCE>`)
+}
+
+// InstanceWithPath writes VALUE.INSTANCEWITHPATH (pulled instances).
+func (e *Encoder) InstanceWithPath(inst *cim.Instance, ns string) {
+	e.Str(`<VALUE.INSTANCEWITHPATH>`)
+	e.InstancePath(inst.Path, ns)
+	e.Instance(inst)
+	e.Str(`</VALUE.INSTANCEWITHPATH>`)
+}
+
+// ObjectWithPathInstance writes VALUE.OBJECTWITHPATH for an instance.
+func (e *Encoder) ObjectWithPathInstance(inst *cim.Instance, ns string) {
+	e.Str(`<VALUE.OBJECTWITHPATH>`)
+	e.InstancePath(inst.Path, ns)
+	e.Instance(inst)
+	e.Str(`</VALUE.OBJECTWITHPATH>`)
+}
+
+// ObjectWithPathClass writes VALUE.OBJECTWITHPATH for a class.
+func (e *Encoder) ObjectWithPathClass(path *cim.ObjectPath, c *cim.Class, ns string) {
+	e.Str(`<VALUE.OBJECTWITHPATH>`)
+	e.ClassPath(path, ns)
+	e.Class(c)
+	e.Str(`</VALUE.OBJECTWITHPATH>`)
+}
+
+// ParamValue writes an output PARAMVALUE (or the RETURNVALUE when name is
+// empty) of a method response or a pull operation. NULL values are left
+// out by the caller: wbemcli cannot read an empty PARAMVALUE.
+func (e *Encoder) ParamValue(elem, name string, v cim.Value) {
+	e.B = append(e.B, '<')
+	e.Str(elem)
+	if name != "" {
+		e.Attr("NAME", name)
+	}
+	switch t := v.Type(); {
+	case t == cim.TypeReference:
+		e.Str(` PARAMTYPE="reference"`)
+	case t.Valid():
+		e.Attr("PARAMTYPE", t.String())
+	}
+	switch v.Embedded() {
+	case cim.EmbeddedInstance:
+		e.Str(` EmbeddedObject="instance"`)
+	case cim.EmbeddedObject:
+		e.Str(` EmbeddedObject="object"`)
+	}
+	e.B = append(e.B, '>')
+	if !v.IsNull() {
+		e.Value(v)
+	}
+	e.Str(`</`)
+	e.Str(elem)
+	e.B = append(e.B, '>')
+}
