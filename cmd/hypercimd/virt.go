@@ -56,12 +56,11 @@ func (v *virtConfig) declare(fs *flag.FlagSet) {
 }
 
 // virtProvider is the virtualization provider as the daemon runs it: the
-// engine, the provider's store and the provider.
+// engine and the provider (its store lives in the repository).
 type virtProvider struct {
-	eng   hypervisor.Engine
-	store *virt.FileStore
-	svc   *virt.Service
-	log   interface{ Warn(...any) }
+	eng hypervisor.Engine
+	svc *virt.Service
+	log interface{ Warn(...any) }
 }
 
 // openVirt opens the engine --hypervisor names and the virtualization
@@ -101,14 +100,7 @@ func (d *daemon) openVirt(srv *wbem.Server, ip *interop.Provider) (*virtProvider
 	if err != nil {
 		return nil, fmt.Errorf("virtualization: opening the %s engine: %w", cfg.hypervisor, err)
 	}
-	// TODO(store): the provider's state belongs in the repository's
-	// database (one store per data directory) once the repository offers
-	// a key-value Store; until then it has a bbolt file of its own.
-	store, err := virt.OpenFileStore(filepath.Join(dir, "state.db"))
-	if err != nil {
-		eng.Close()
-		return nil, fmt.Errorf("virtualization: %w", err)
-	}
+	store := virt.ProviderStore(srv.ProviderStore("virt"))
 	boot := cfg.bootDirs
 	if len(boot) == 0 {
 		boot = defaultBootDirs(dir)
@@ -122,11 +114,10 @@ func (d *daemon) openVirt(srv *wbem.Server, ip *interop.Provider) (*virtProvider
 		Log: d.log.WithField("provider", "virt"), Publisher: srv,
 	})
 	if err != nil {
-		store.Close()
 		eng.Close()
 		return nil, err
 	}
-	v := &virtProvider{eng: eng, store: store, svc: svc, log: d.log}
+	v := &virtProvider{eng: eng, svc: svc, log: d.log}
 	if err := svc.Register(srv.Registry()); err != nil {
 		v.close()
 		return nil, fmt.Errorf("virtualization: %w", err)
@@ -214,8 +205,5 @@ func (v *virtProvider) close() {
 	}
 	if err := v.eng.Close(); err != nil {
 		v.log.Warn("closing the hypervisor engine: ", err)
-	}
-	if err := v.store.Close(); err != nil {
-		v.log.Warn("closing the virtualization store: ", err)
 	}
 }

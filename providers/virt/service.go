@@ -12,6 +12,7 @@ import (
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/hypervisor"
 	"github.com/hypercim/hypercim/providers/virt/internal/vmm"
+	"github.com/hypercim/hypercim/wbem"
 )
 
 // Store is the transactional key-value store the provider keeps its state
@@ -21,13 +22,20 @@ type Store = vmm.Store
 // Tx is one transaction of a Store.
 type Tx = vmm.Tx
 
-// FileStore is a Store in a bbolt file of its own.
-type FileStore = vmm.BoltStore
+// ProviderStore adapts the core's per-provider store (kept in the
+// repository database: one store per data directory) to the Store the
+// provider needs.
+func ProviderStore(ps wbem.ProviderStore) Store { return providerStore{ps} }
 
-// OpenFileStore opens (creating) a FileStore. The server should pass a
-// Store inside its repository database instead, so that one store holds
-// everything; this serves tools and tests.
-func OpenFileStore(path string) (*FileStore, error) { return vmm.OpenBoltStore(path) }
+type providerStore struct{ ps wbem.ProviderStore }
+
+func (p providerStore) View(fn func(Tx) error) error {
+	return p.ps.View(func(tx wbem.ProviderTx) error { return fn(tx) })
+}
+
+func (p providerStore) Update(fn func(Tx) error) error {
+	return p.ps.Update(func(tx wbem.ProviderTx) error { return fn(tx) })
+}
 
 // Config configures a Service.
 type Config struct {

@@ -3,6 +3,8 @@ package xmlcodec
 import (
 	"strings"
 	"testing"
+
+	"github.com/hypercim/hypercim/cim"
 )
 
 func TestAppendEscaped(t *testing.T) {
@@ -63,5 +65,52 @@ func BenchmarkAppendEscaped(b *testing.B) {
 				buf = appendEscaped(buf[:0], tc.s, false)
 			}
 		})
+	}
+}
+
+// plainProperty writes what the general path writes, for every property it
+// takes, and declines the others.
+func TestPlainPropertyMatchesGeneral(t *testing.T) {
+	emb := cim.NewInstance("T_E")
+	emb.Set("S", cim.NewString("x"))
+	when, err := cim.ParseDatetime("20240131235959.123456-300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := []cim.Value{
+		cim.NewString(`plain`), cim.NewString("a<b>&\"c\"\t\r\n\x01\xff"), cim.NewString(""),
+		cim.NewUint8(7), cim.NewSint8(-8), cim.NewUint16(65535), cim.NewSint16(-1), cim.NewUint32(4294967295),
+		cim.NewSint32(-5), cim.NewUint64(1 << 63), cim.NewSint64(-1 << 63), cim.NewReal32(1.5), cim.NewReal64(-0.25),
+		cim.NewBoolean(true), cim.NewBoolean(false), cim.NewChar16('<'), cim.NewDatetime(when),
+		cim.Null(cim.TypeString), cim.Null(cim.TypeUint32), cim.Null(cim.TypeInvalid),
+		cim.NewEmbeddedInstance(emb), cim.NewStringArray([]string{"a"}),
+		cim.NewReference(cim.NewInstancePath("root/x", "T_E", cim.KeyBinding{Name: "K", Value: cim.NewString("v")})),
+	}
+	taken := 0
+	for _, escape := range []bool{false, true} {
+		for _, v := range values {
+			props := []cim.Property{cim.NewProperty("P<&", v), cim.NewProperty("Name", v)}
+			withOrigin := cim.NewProperty("O", v)
+			withOrigin.ClassOrigin = "T_Base"
+			props = append(props, withOrigin)
+			for i := range props {
+				p := &props[i]
+				fast, general := Encoder{EscapeWhitespace: escape}, Encoder{EscapeWhitespace: escape}
+				general.property(p, false)
+				if !fast.plainProperty(p) {
+					if len(fast.B) != 0 {
+						t.Fatalf("plainProperty declined %v after writing %s", v, fast.B)
+					}
+					continue
+				}
+				taken++
+				if string(fast.B) != string(general.B) {
+					t.Errorf("property %s = %v:\n plain   %s\n general %s", p.Name, v, fast.B, general.B)
+				}
+			}
+		}
+	}
+	if taken < 30 {
+		t.Errorf("plainProperty took only %d properties", taken)
 	}
 }
