@@ -122,8 +122,8 @@ func parseXML(data []byte, lim Limits) (*element, error) {
 	return root, nil
 }
 
-// open is an element whose end tag is still to come.
-type open struct {
+// openElement is an element whose end tag is still to come.
+type openElement struct {
 	index int32
 	qname string
 }
@@ -134,13 +134,13 @@ type parser struct {
 	pos   int
 	lim   Limits
 	doc   *document
-	stack []open
+	stack []openElement
 	// scopeLen is the number of bindings in scope, per open element.
 	scopeLen []int
 	raw      []rawAttr
 	buf      []byte
 	// Storage for a typical request.
-	stackArr    [16]open
+	stackArr    [16]openElement
 	scopeLenArr [16]int
 	rawArr      [16]rawAttr
 }
@@ -468,7 +468,7 @@ func (p *parser) startTag() error {
 		d.elems[parent].nchild++
 	}
 	if !empty {
-		p.stack = append(p.stack, open{index, qname})
+		p.stack = append(p.stack, openElement{index, qname})
 		p.scopeLen = append(p.scopeLen, inScope)
 	}
 	return nil
