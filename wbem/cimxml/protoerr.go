@@ -51,6 +51,9 @@ func notValid(format string, args ...any) *protocolError {
 // protocolErrorOf returns the protocol error err is: one of the adapter's,
 // or a structural fault the codec found (request-not-valid).
 func protocolErrorOf(err error) (*protocolError, bool) {
+	if err == nil {
+		return nil, false
+	}
 	var pe *protocolError
 	if errors.As(err, &pe) {
 		return pe, true

@@ -272,9 +272,14 @@ func (p *parser) xmlDecl() error {
 	if end < 0 {
 		return p.syntax("unterminated XML declaration")
 	}
-	decl := string(p.s[p.i+5 : p.i+end])
+	raw := p.s[p.i+5 : p.i+end]
 	p.i += end + 2
-	version, encoding, err := declAttrs(decl)
+	switch string(raw) {
+	case ` version="1.0" encoding="utf-8" `, ` version="1.0" encoding="utf-8"`,
+		` version="1.0" encoding="UTF-8" `, ` version="1.0" encoding="UTF-8"`, ` version="1.0"`:
+		return nil // what clients send, without allocating
+	}
+	version, encoding, err := declAttrs(string(raw))
 	if err != nil {
 		return p.syntax("XML declaration: %v", err)
 	}
@@ -349,6 +354,9 @@ func (p *parser) pi() error {
 	}
 	for p.i < len(p.s) && isNameChar(p.s[p.i]) {
 		p.i++
+	}
+	if !utf8.Valid(p.s[start:p.i]) {
+		return p.syntax("a processing instruction target is not valid UTF-8")
 	}
 	if strings.EqualFold(string(p.s[start:p.i]), "xml") {
 		return p.syntax("an XML declaration that is not at the start of the document")
@@ -925,7 +933,8 @@ func internName(b []byte) string {
 }
 
 // internValue returns the string of an attribute value; the common ones
-// cost no allocation.
+// (versions, namespaces, types, intrinsic method and parameter names, key
+// names) cost no allocation.
 func internValue(b []byte) string {
 	switch string(b) {
 	case "2.0":
@@ -940,6 +949,38 @@ func internValue(b []byte) string {
 		return "numeric"
 	case "boolean":
 		return "boolean"
+	case "cimv2":
+		return "cimv2"
+	case "interop":
+		return "interop"
+	case "ClassName":
+		return "ClassName"
+	case "InstanceName":
+		return "InstanceName"
+	case "LocalOnly":
+		return "LocalOnly"
+	case "DeepInheritance":
+		return "DeepInheritance"
+	case "IncludeQualifiers":
+		return "IncludeQualifiers"
+	case "IncludeClassOrigin":
+		return "IncludeClassOrigin"
+	case "PropertyList":
+		return "PropertyList"
+	case "GetInstance":
+		return "GetInstance"
+	case "GetClass":
+		return "GetClass"
+	case "EnumerateInstances":
+		return "EnumerateInstances"
+	case "EnumerateInstanceNames":
+		return "EnumerateInstanceNames"
+	case "Name":
+		return "Name"
+	case "CreationClassName":
+		return "CreationClassName"
+	case "InstanceID":
+		return "InstanceID"
 	}
 	return string(b)
 }
