@@ -152,8 +152,11 @@ func startServer() (*server, error) {
 		"--test-provider-gen", fmt.Sprint(genCount),
 		"--test-provider-payload", fmt.Sprint(genPayload),
 		"--max-request-size", fmt.Sprint(maxRequestSize),
-		"--read-header-timeout", "2s",
-		"--read-timeout", "5s",
+		// Short enough for TestSlowloris, long enough that a TLS handshake
+		// (bounded by the same timeout in net/http) finishes on a loaded
+		// 2-core CI machine.
+		"--read-header-timeout", "6s",
+		"--read-timeout", "8s",
 		// Only CIM-XML: no WS-Management listeners, no virtualization.
 		"--wsman-http=", "--wsman-https=",
 		"--hypervisor", "none",

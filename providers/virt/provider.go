@@ -154,13 +154,6 @@ func (b *inst) done() (*cim.Instance, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	// CIM_SettingData.ComponentSetting is an EmbeddedObject array the
-	// provider never fills; left NULL, the CIM-XML encoder announces it as
-	// a PROPERTY.ARRAY with an EmbeddedObject attribute, which
-	// sblim-wbemcli refuses to parse. Leaving it out says the same.
-	if v := b.i.Get("ComponentSetting"); v.IsNull() && b.i.Has("ComponentSetting") {
-		b.i.RemoveProperty("ComponentSetting")
-	}
 	path, err := b.cls.InstancePath(Namespace, b.i)
 	if err != nil {
 		return nil, err

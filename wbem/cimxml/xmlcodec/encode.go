@@ -19,8 +19,8 @@ import (
 //     VALUE.NULL, which it accepts self-closed or never sees, are;
 //   - attributes are limited to those wbemcli knows for each element,
 //     except when the value needs more to be represented at all (the
-//     EmbeddedObject attribute of an embedded-instance array or output
-//     parameter);
+//     EmbeddedObject attribute of a non-empty embedded-instance array or
+//     of an output parameter);
 //   - text uses only the five predefined entities (wbemcli does not
 //     decode character references), and characters XML 1.0 cannot carry
 //     are replaced with U+FFFD;
@@ -600,7 +600,13 @@ func (e *Encoder) property(p *cim.Property, inClass bool) {
 			e.Attr("ARRAYSIZE", strconv.Itoa(p.ArraySize))
 		}
 		e.originAttrs(p, inClass)
-		e.embeddedAttr(p)
+		// sblim-wbemcli rejects any EmbeddedObject attribute on
+		// PROPERTY.ARRAY, even in a class. It is sent only where values
+		// need it to be read as objects; a class says the same with its
+		// EmbeddedObject/EmbeddedInstance qualifier.
+		if !inClass && p.Value.Len() > 0 {
+			e.embeddedAttr(p)
+		}
 		e.B = append(e.B, '>')
 		e.Qualifiers(p.Qualifiers)
 		switch {

@@ -114,3 +114,35 @@ func TestPlainPropertyMatchesGeneral(t *testing.T) {
 		t.Errorf("plainProperty took only %d properties", taken)
 	}
 }
+
+// sblim-wbemcli refuses PROPERTY.ARRAY with an EmbeddedObject attribute
+// ("Unknown attribute in list for PROPERTY.ARRAY"), in classes and instances
+// alike; the attribute goes out only where values need it.
+func TestEmbeddedArrayAttribute(t *testing.T) {
+	embedded := cim.Qualifiers{{Name: "EmbeddedInstance", Value: cim.NewString("CIM_Foo")}}
+	cls := cim.NewClass("T_Holder", "")
+	cls.AddProperty(cim.Property{Name: "Parts", Type: cim.TypeString, IsArray: true, Qualifiers: embedded})
+	var e Encoder
+	e.Class(cls)
+	if strings.Contains(string(e.B), "EmbeddedObject") {
+		t.Errorf("class: %s", e.B)
+	}
+
+	for _, c := range []struct {
+		name  string
+		value cim.Value
+		want  bool
+	}{
+		{"null", cim.NullArray(cim.TypeString), false},
+		{"empty", cim.NewEmbeddedInstanceArray(nil), false},
+		{"filled", cim.NewEmbeddedInstanceArray([]*cim.Instance{cim.NewInstance("CIM_Foo")}), true},
+	} {
+		inst := cim.NewInstance("T_Holder")
+		inst.AddProperty(cim.Property{Name: "Parts", Type: cim.TypeString, IsArray: true, Embedded: cim.EmbeddedInstance, Value: c.value})
+		var e Encoder
+		e.Instance(inst)
+		if got := strings.Contains(string(e.B), `EmbeddedObject="instance"`); got != c.want {
+			t.Errorf("%s array: EmbeddedObject written = %v, want %v: %s", c.name, got, c.want, e.B)
+		}
+	}
+}
