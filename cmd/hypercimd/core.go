@@ -132,6 +132,7 @@ func (d *daemon) serveTestProvider(srv *wbem.Server) error {
 	}
 	p := testprovider.New()
 	p.GenCount, p.GenPayload = d.cfg.testGenCount, d.cfg.testGenPayload
+	p.Events = srv
 	if d.cfg.testGenPrepared {
 		prepared, err := prepareGen(srv, ns, p)
 		if err != nil {

@@ -144,9 +144,9 @@ var wsmancliExpect = map[string]string{
 	"36_Put":                "400 wsman:InvalidSelectors InsufficientSelectors",
 	"38_RequestStateChange": "400 wsman:InvalidSelectors InsufficientSelectors",
 	"40_Delete":             "400 wsman:InvalidSelectors InsufficientSelectors",
-	"42_Subscribe":          "400 wsa:ActionNotSupported ActionMismatch",
-	"44_Unsubscribe":        "400 wsa:ActionNotSupported ActionMismatch",
-	"46_Renew":              "400 wsa:ActionNotSupported ActionMismatch",
+	"42_Subscribe":          "200 SubscribeResponse",
+	"44_Unsubscribe":        "400 wsa:DestinationUnreachable", // uuid:1234 names no subscription
+	"46_Renew":              "400 wse:UnableToRenew",
 	"48_Enumerate":          "400 wsa:DestinationUnreachable",
 	"49_Pull":               "pull",
 	"51_Enumerate":          "200 EnumerateResponse",

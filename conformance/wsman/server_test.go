@@ -99,6 +99,8 @@ type serverOptions struct {
 	mofs []string
 	// genCount and genPayload size the test provider's T_Gen instances.
 	genCount, genPayload int
+	// args are more hypercimd flags.
+	args []string
 }
 
 // startServer starts hypercimd with the given MOF files compiled into
@@ -153,6 +155,7 @@ func (s *server) start(t testing.TB) {
 		"--cimxml-http", cimxmlAddr, "--cimxml-https", "", "--wsman-http", s.wsmanAddr, "--wsman-https", "",
 		"--test-provider", "root/virt", "--test-provider-gen", strconv.Itoa(s.opts.genCount),
 		"--test-provider-payload", strconv.Itoa(s.opts.genPayload), "--log-level", "warn")
+	s.cmd.Args = append(s.cmd.Args, s.opts.args...)
 	s.cmd.Stdout = s.logs
 	s.cmd.Stderr = s.logs
 	if err := s.cmd.Start(); err != nil {

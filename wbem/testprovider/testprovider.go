@@ -83,12 +83,30 @@ type Provider struct {
 	// producing instance PanicAt, to test that a provider's bug fails
 	// the operation and not the server.
 	PanicAt int
+	// Events, when set, receives the lifecycle indications of T_Dynamic
+	// (creation, modification, deletion), as a real provider publishes
+	// those of the instances it serves; *wbem.Server implements it.
+	Events LifecyclePublisher
 
 	mu       sync.Mutex
 	dyn      map[string]*cim.Instance // by folded Id
 	order    []string                 // folded Ids in creation order
 	produced atomic.Int64
 	active   atomic.Int64
+}
+
+// LifecyclePublisher is what the provider publishes its lifecycle
+// indications to.
+type LifecyclePublisher interface {
+	PublishLifecycle(ctx context.Context, ns string, event wbem.LifecycleEvent, source, previous *cim.Instance) error
+}
+
+// publish publishes a lifecycle indication if the provider has a
+// publisher; a failure to publish never fails the operation.
+func (p *Provider) publish(ctx context.Context, ns string, event wbem.LifecycleEvent, source, previous *cim.Instance) {
+	if p.Events != nil {
+		_ = p.Events.PublishLifecycle(ctx, ns, event, source, previous)
+	}
 }
 
 // New returns a provider with no T_Dynamic instances and no T_Gen ones.
@@ -272,15 +290,23 @@ func (p *Provider) CreateInstance(ctx context.Context, ns string, class *cim.Cla
 		return nil, cim.Errorf(cim.ErrNotSupported, "instances of %s cannot be created", class.Name)
 	}
 	id := inst.Get("Id").Str()
+	path, err := class.InstancePath(ns, inst)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	key := cim.FoldName(id)
 	if p.dyn[key] != nil {
+		p.mu.Unlock()
 		return nil, cim.Errorf(cim.ErrAlreadyExists, "T_Dynamic %q already exists", id)
 	}
 	p.dyn[key] = inst.Clone()
 	p.order = append(p.order, key)
-	return class.InstancePath(ns, inst)
+	p.mu.Unlock()
+	created := inst.Clone()
+	created.Path = path
+	p.publish(ctx, ns, wbem.InstanceCreated, created, nil)
+	return path, nil
 }
 
 // ModifyInstance implements wbem.InstanceModifier for T_Dynamic.
@@ -289,12 +315,14 @@ func (p *Provider) ModifyInstance(ctx context.Context, ns string, class *cim.Cla
 		return cim.Errorf(cim.ErrNotSupported, "instances of %s cannot be modified", class.Name)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	key := cim.FoldName(current.Get("Id").Str())
 	if p.dyn[key] == nil {
+		p.mu.Unlock()
 		return cim.Errorf(cim.ErrNotFound, "Instance not found")
 	}
 	p.dyn[key] = modified.Clone()
+	p.mu.Unlock()
+	p.publish(ctx, ns, wbem.InstanceModified, modified, current)
 	return nil
 }
 
@@ -305,9 +333,10 @@ func (p *Provider) DeleteInstance(ctx context.Context, ns string, class *cim.Cla
 	}
 	id, _ := name.Key("Id")
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	key := cim.FoldName(id.Str())
-	if p.dyn[key] == nil {
+	gone := p.dyn[key]
+	if gone == nil {
+		p.mu.Unlock()
 		return cim.Errorf(cim.ErrNotFound, "Instance not found: %s", name.ModelPath())
 	}
 	delete(p.dyn, key)
@@ -317,6 +346,10 @@ func (p *Provider) DeleteInstance(ctx context.Context, ns string, class *cim.Cla
 			break
 		}
 	}
+	p.mu.Unlock()
+	gone = gone.Clone()
+	gone.Path = name
+	p.publish(ctx, ns, wbem.InstanceDeleted, gone, nil)
 	return nil
 }
 

@@ -18,8 +18,13 @@
 // property with FragmentTransfer), Create and Delete; WS-Enumeration
 // Enumerate, Pull and Release on the core's pull operations, in the
 // EnumerateObjectAndEPR and EnumerateEPR modes, optimized or not, with WQL,
-// CQL, SelectorFilter and association filters; extrinsic methods; and
-// openwsman's intrinsic EnumerateClassNames and GetClass, which wsl uses.
+// CQL, SelectorFilter and association filters; extrinsic methods;
+// openwsman's intrinsic EnumerateClassNames and GetClass, which wsl uses;
+// and WS-Eventing (eventing*.go): Subscribe, Renew, GetStatus and
+// Unsubscribe on the core's indication service (wbem.Indications), with
+// Push, PushWithAck, Events and Pull delivery, heartbeats, bookmarks,
+// SubscriptionEnd, and sink authentication (Basic, Digest, HTTPS); the
+// subscriptions are kept in the server's database (Config.EventStore).
 //
 // Resource URIs: http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/<Class>
 // for any class, VendorClassPrefix+<Class> (the canonical URI of HC_

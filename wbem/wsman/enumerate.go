@@ -899,42 +899,65 @@ func enumerationContextOf(body *element, op string) (string, *Fault) {
 	return c.trimmed(), nil
 }
 
-// pull is wsen:Pull.
+// pullOptions are the limits of a wsen:Pull.
+type pullOptions struct {
+	max, maxChars int
+	maxTime       time.Duration
+}
+
+// parsePull reads the options of a wsen:Pull body.
+func parsePull(body *element) (pullOptions, *Fault) {
+	o := pullOptions{max: 1}
+	for _, c := range body.children {
+		switch {
+		case c.is(nsWSEN, "MaxElements"):
+			n, err := strconv.ParseUint(c.trimmed(), 10, 31)
+			if err != nil || n == 0 {
+				return o, schemaFault("wsen:MaxElements %q is not a positive integer", c.trimmed())
+			}
+			o.max = int(n)
+		case c.is(nsWSEN, "MaxCharacters"):
+			n, err := strconv.ParseUint(c.trimmed(), 10, 31)
+			if err != nil || n == 0 {
+				return o, schemaFault("wsen:MaxCharacters %q is not a positive integer", c.trimmed())
+			}
+			o.maxChars = int(n)
+		case c.is(nsWSEN, "MaxTime"):
+			d, err := parseDuration(c.trimmed())
+			if err != nil || d <= 0 {
+				return o, schemaFault("wsen:MaxTime %q is not a positive xs:duration", c.trimmed())
+			}
+			o.maxTime = d
+		case c.is(nsWSEN, "EnumerationContext"):
+		default:
+			if c.space == nsWSEN {
+				return o, schemaFault("unexpected element wsen:%s in Pull", c.local)
+			}
+		}
+	}
+	return o, nil
+}
+
+// pull is wsen:Pull: of an enumeration, or of the events of a Pull-mode
+// subscription.
 func (h *Handler) pull(ctx context.Context, req *request) (*reply, error) {
 	id, f := enumerationContextOf(req.body, "Pull")
 	if f != nil {
 		return nil, f
 	}
-	max, maxChars := 1, 0
-	for _, c := range req.body.children {
-		switch {
-		case c.is(nsWSEN, "MaxElements"):
-			n, err := strconv.ParseUint(c.trimmed(), 10, 31)
-			if err != nil || n == 0 {
-				return nil, schemaFault("wsen:MaxElements %q is not a positive integer", c.trimmed())
-			}
-			max = int(n)
-		case c.is(nsWSEN, "MaxCharacters"):
-			n, err := strconv.ParseUint(c.trimmed(), 10, 31)
-			if err != nil || n == 0 {
-				return nil, schemaFault("wsen:MaxCharacters %q is not a positive integer", c.trimmed())
-			}
-			maxChars = int(n)
-		case c.is(nsWSEN, "MaxTime"):
-			d, err := parseDuration(c.trimmed())
-			if err != nil || d <= 0 {
-				return nil, schemaFault("wsen:MaxTime %q is not a positive xs:duration", c.trimmed())
-			}
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, d)
-			defer cancel()
-		case c.is(nsWSEN, "EnumerationContext"):
-		default:
-			if c.space == nsWSEN {
-				return nil, schemaFault("unexpected element wsen:%s in Pull", c.local)
-			}
-		}
+	o, f := parsePull(req.body)
+	if f != nil {
+		return nil, f
 	}
+	if s := h.events.pullSub(ctx, id); s != nil {
+		return h.events.pull(ctx, req, s, o)
+	}
+	if o.maxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.maxTime)
+		defer cancel()
+	}
+	max, maxChars := o.max, o.maxChars
 	principal, _ := wbem.PrincipalFrom(ctx)
 	e, f := h.enums.acquire(ctx, id, principal, time.Now())
 	if f != nil {
@@ -1000,6 +1023,12 @@ func (h *Handler) release(ctx context.Context, req *request) (*reply, error) {
 		return nil, f
 	}
 	principal, _ := wbem.PrincipalFrom(ctx)
+	if s := h.events.pullSub(ctx, id); s != nil {
+		// Releasing the context of a Pull-mode subscription ends it, as
+		// Unsubscribe does.
+		h.events.end(s)
+		return &reply{action: actionRelease + "Response"}, nil
+	}
 	e, f := h.enums.acquire(ctx, id, principal, time.Now())
 	if e != nil {
 		h.enums.done(e, false, time.Now())

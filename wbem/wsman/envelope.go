@@ -32,6 +32,15 @@ type request struct {
 	// (DSP0226 R6.5-1).
 	requestEPR bool
 
+	// identifier is the wse:Identifier header: the reference parameter of
+	// a subscription manager EPR that Renew, GetStatus and Unsubscribe
+	// carry.
+	identifier    string
+	hasIdentifier bool
+	// issuedTokens is the wst:IssuedTokens header of a Subscribe: the
+	// credentials for the event sink.
+	issuedTokens *element
+
 	// body is the first element of s:Body, nil for an empty body.
 	body *element
 }
@@ -58,6 +67,14 @@ func understood(n headerName) int {
 		// but are harmless to accept.
 		if i = indexOf(n.local, "DataLocale", "SessionId", "OperationID", "SequenceId"); i >= 0 {
 			i += 32
+		}
+	case nsWSE:
+		if n.local == "Identifier" {
+			i = 40
+		}
+	case nsTrust:
+		if n.local == "IssuedTokens" {
+			i = 41
 		}
 	}
 	return i
@@ -229,6 +246,10 @@ func (req *request) readHeader(name headerName, h *element) *Fault {
 		req.requestEstimate = true
 	case headerName{nsWSMAN, "RequestEPR"}:
 		req.requestEPR = true
+	case headerName{nsWSE, "Identifier"}:
+		req.identifier, req.hasIdentifier = h.trimmed(), true
+	case headerName{nsTrust, "IssuedTokens"}:
+		req.issuedTokens = h
 	}
 	return nil
 }
@@ -245,9 +266,16 @@ func (req *request) excludeNil() bool {
 	return ok && (v == "" || strings.EqualFold(v, "true"))
 }
 
-// parseDuration parses an xs:duration (PnYnMnDTnHnMnS); years and months
-// count as 365 and 30 days, as they only appear in timeouts and expiry.
-func parseDuration(s string) (time.Duration, error) {
+// parseDuration parses an xs:duration (PnYnMnDTnHnMnS) of at most 10^9
+// seconds; years and months count as 365 and 30 days, as they only appear
+// in timeouts and expiry.
+func parseDuration(s string) (time.Duration, error) { return parseDurationMax(s, 1e9) }
+
+// errDurationRange reports a well-formed xs:duration beyond the maximum.
+var errDurationRange = errors.New("xs:duration out of range")
+
+// parseDurationMax parses an xs:duration of at most maxSeconds.
+func parseDurationMax(s string, maxSeconds float64) (time.Duration, error) {
 	bad := errors.New("not an xs:duration")
 	if s == "" {
 		return 0, bad
@@ -306,8 +334,11 @@ func parseDuration(s string) (time.Duration, error) {
 		total += n * sec
 		any = true
 	}
-	if !any || total > 1e9 {
+	if !any {
 		return 0, bad
+	}
+	if total > maxSeconds {
+		return 0, errDurationRange
 	}
 	d := time.Duration(total * float64(time.Second))
 	if neg {

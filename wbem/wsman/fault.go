@@ -41,6 +41,18 @@ var (
 	subUnsupportedExpiration = qname{nsWSEN, "wsen", "UnsupportedExpirationType"}
 	subInvalidRepresentation = qname{nsWXF, "wxf", "InvalidRepresentation"}
 	subPolymorphismMode      = qname{nsWSMB, "wsmb", "PolymorphismModeNotSupported"}
+	// WS-Eventing and the WS-Management faults of eventing.
+	subDeliveryModeUnavail    = qname{nsWSE, "wse", "DeliveryModeRequestedUnavailable"}
+	subEvtInvalidExpiration   = qname{nsWSE, "wse", "InvalidExpirationTime"}
+	subEvtUnsupportedExpType  = qname{nsWSE, "wse", "UnsupportedExpirationType"}
+	subEvtFilteringNotSupp    = qname{nsWSE, "wse", "FilteringNotSupported"}
+	subEvtFilteringUnavail    = qname{nsWSE, "wse", "FilteringRequestedUnavailable"}
+	subEventSourceUnable      = qname{nsWSE, "wse", "EventSourceUnableToProcess"}
+	subUnableToRenew          = qname{nsWSE, "wse", "UnableToRenew"}
+	subEvtInvalidMessage      = qname{nsWSE, "wse", "InvalidMessage"}
+	subEventDeliverToUnusable = qname{nsWSMAN, "wsman", "EventDeliverToUnusable"}
+	subInvalidBookmark        = qname{nsWSMAN, "wsman", "InvalidBookmark"}
+	subDeliveryRefused        = qname{nsWSMAN, "wsman", "DeliveryRefused"}
 )
 
 // Fault detail codes (DSP0226 clause 14.6; appended to faultDetailPrefix).
@@ -67,6 +79,13 @@ const (
 	detailNotSupported          = "NotSupported"
 	detailUnexpectedValue       = "UnexpectedValue"
 	detailInvalidName           = "InvalidName"
+	detailHeartbeats            = "Heartbeats"
+	detailBookmarks             = "Bookmarks"
+	detailDeliveryRetries       = "DeliveryRetries"
+	detailAuthorizationMode     = "AuthorizationMode"
+	detailInvalidFormat         = "InvalidFormat"
+	detailExpired               = "Expired"
+	detailInvalidAddress        = "InvalidAddress"
 )
 
 // Fault is a SOAP fault as DSP0226 clause 14 defines it. Handlers return
@@ -84,6 +103,9 @@ type Fault struct {
 	Reason string
 	// Detail is a fault detail code (the tail of a faultDetail URI), or "".
 	Detail string
+	// DetailXML is more s:Detail content, already XML (the supported
+	// dialects or delivery modes of a WS-Eventing fault).
+	DetailXML string
 	// CIM carries the CIM error a fault was mapped from; its status and
 	// description go into the detail as a CIM_Error instance (DSP0227).
 	CIM *cim.Error
@@ -142,6 +164,8 @@ func faultActionFor(sub qname) string {
 		return actionWXFFault
 	case nsWSMB:
 		return actionWSMBFault
+	case nsWSE:
+		return actionWSEFault
 	}
 	return actionWSMANFault
 }

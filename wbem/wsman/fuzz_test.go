@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hypercim/hypercim/cim"
 )
@@ -97,5 +98,97 @@ func TestCapturesDecode(t *testing.T) {
 		if req.body == nil && req.action != actionGet && req.action != actionDelete {
 			t.Errorf("%s: no body element", name)
 		}
+	}
+}
+
+// FuzzParseSubscribe feeds arbitrary envelopes to the WS-Eventing
+// decoders: they must never panic, what they accept must be consistent,
+// and the reference parameters they keep must be XML that reads back as
+// the same elements.
+func FuzzParseSubscribe(f *testing.F) {
+	for name, body := range captureBodies(f) {
+		if strings.Contains(name, "Subscribe") || strings.Contains(name, "Renew") {
+			f.Add(body)
+		}
+	}
+	f.Add([]byte(subscribeEnvelope(AllClassesURI, `<wst:IssuedTokens xmlns:wst="`+nsTrust+`" xmlns:wsse="`+nsWSSE+`"><wst:RequestSecurityTokenResponse><wst:TokenType>`+tokenUsername+
+		`</wst:TokenType><wst:RequestedSecurityToken><wsse:UsernameToken><wsse:Username>u</wsse:Username><wsse:Password>p</wsse:Password></wsse:UsernameToken></wst:RequestedSecurityToken></wst:RequestSecurityTokenResponse></wst:IssuedTokens>`,
+		`<wse:Delivery Mode="`+deliveryEvents+`"><wse:NotifyTo><wsa:Address>https://h:1/x</wsa:Address><wsa:ReferenceProperties><q:K xmlns:q="urn:q" q:a="1">v<q:L/></q:K></wsa:ReferenceProperties></wse:NotifyTo>`+
+			`<wsman:Heartbeats>PT30S</wsman:Heartbeats><wsman:Auth Profile="`+secProfileHTTPSBasic+`"/><wsman:MaxEnvelopeSize Policy="Skip">153600</wsman:MaxEnvelopeSize></wse:Delivery>`,
+		`<wse:EndTo><wsa:Address>http://h/end</wsa:Address></wse:EndTo><wse:Expires>2030-01-01T00:00:00Z</wse:Expires>`+wql("select * from CIM_InstCreation")+`<wsman:SendBookmarks/>`)))
+	f.Add([]byte(subscribeEnvelope(AllClassesURI, "", `<wse:Delivery Mode="`+deliveryPull+`"/>`, `<wse:Expires>-P1D</wse:Expires>`)))
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, fault := decodeEnvelope(data, Limits{MaxBytes: 1 << 20, MaxDepth: 32, MaxElements: 5000})
+		if fault != nil || req.body == nil {
+			return
+		}
+		if e := req.body.child(nsWSE, "Expires"); e != nil {
+			if x, f := parseExpires(e.text, now); f == nil && (!x.set || !x.at.After(now)) {
+				t.Fatalf("expiry %+v accepted", x)
+			}
+		}
+		sr, f := parseSubscribe(req.body, req.issuedTokens, now)
+		if f != nil {
+			if f.Reason == "" || f.status() < 400 {
+				t.Fatalf("fault without reason or status: %+v", f)
+			}
+			return
+		}
+		switch sr.mode {
+		case deliveryPush, deliveryPushWithAck, deliveryEvents:
+			if sr.notifyTo == nil {
+				t.Fatal("push without NotifyTo")
+			}
+		case deliveryPull:
+			if sr.notifyTo != nil {
+				t.Fatal("pull with NotifyTo")
+			}
+		default:
+			t.Fatalf("mode %q", sr.mode)
+		}
+		for _, ep := range []*endpoint{sr.notifyTo, sr.endTo} {
+			if ep == nil {
+				continue
+			}
+			if _, err := parseXML([]byte("<w>"+ep.Params+"</w>"), Limits{}); err != nil {
+				t.Fatalf("reference parameters %q do not parse: %v", ep.Params, err)
+			}
+		}
+		if sr.profile != "" && (sr.notifyTo == nil || sr.notifyTo.User == "") {
+			t.Fatal("a profile without credentials")
+		}
+		checkRewrite(t, req.body)
+	})
+}
+
+// checkRewrite writes e with appendElementXML and checks that it reads
+// back as the same element: names, attributes, text and children.
+func checkRewrite(t *testing.T, e *element) {
+	t.Helper()
+	out := appendElementXML(nil, e)
+	back, err := parseXML(out, Limits{MaxBytes: 1 << 22, MaxDepth: 128, MaxElements: 1 << 20})
+	if err != nil {
+		t.Fatalf("rewritten element does not parse: %v\n%s", err, out)
+	}
+	var same func(a, b *element) bool
+	same = func(a, b *element) bool {
+		if a.space != b.space || a.local != b.local || a.text != b.text || len(a.children) != len(b.children) || len(a.attrs) != len(b.attrs) {
+			return false
+		}
+		for _, x := range a.attrs {
+			if v, ok := b.attr(x.space, x.local); !ok || v != x.value {
+				return false
+			}
+		}
+		for i := range a.children {
+			if !same(a.children[i], b.children[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if !same(e, back) {
+		t.Fatalf("rewritten element differs:\n%s", out)
 	}
 }

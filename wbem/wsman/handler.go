@@ -3,6 +3,7 @@ package wsman
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -44,6 +45,10 @@ type Authenticator interface {
 	DigestChallenges(stale bool) []string
 	// AuthenticateCertificate maps a TLS client certificate to a user.
 	AuthenticateCertificate(cert *x509.Certificate, verified bool, remoteAddr string) (wbem.Principal, error)
+	// Allowed reports whether a user has the read (or write) right on a
+	// namespace: pushing events to an address of the subscriber's choice
+	// takes the write right on root/interop.
+	Allowed(p wbem.Principal, namespace string, write bool) bool
 }
 
 // errNoCredentials marks a request that carries no credentials at all.
@@ -76,6 +81,18 @@ type Config struct {
 	MaxEnumerations int
 	// Log receives one entry per request; nil logs nothing.
 	Log logrus.FieldLogger
+
+	// Events is the core's indication service, on which WS-Eventing
+	// subscriptions are made; nil answers WS-Eventing requests with
+	// wsa:ActionNotSupported.
+	Events *wbem.Indications
+	// EventStore keeps the WS-Eventing subscriptions across restarts
+	// (a ProviderStore of the server's database); nil keeps them in memory.
+	EventStore wbem.ProviderStore
+	// EventTLS configures HTTPS connections to event sinks (RootCAs for
+	// sinks with private certificates); nil verifies sinks against the
+	// system's roots.
+	EventTLS *tls.Config
 }
 
 // Handler is the WS-Management service: an http.Handler for POST /wsman.
@@ -86,6 +103,8 @@ type Handler struct {
 	// prefetchBytes is the memory reserved by prefetched batches (see
 	// startPrefetch).
 	prefetchBytes atomic.Int64
+	// events is the WS-Eventing service; nil without Config.Events.
+	events *events
 }
 
 // NewHandler returns the service for cfg.
@@ -113,11 +132,15 @@ func NewHandler(cfg Config) *Handler {
 	cfg.Limits = cfg.Limits.withDefaults()
 	h := &Handler{cfg: cfg, enums: newEnumTable(cfg.MaxEnumerations)}
 	h.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
+	h.events = newEvents(h)
 	return h
 }
 
-// Close releases every open enumeration context in the core.
+// Close releases every open enumeration context in the core and stops the
+// WS-Eventing subscriptions' work; stored subscriptions stay for the next
+// Handler on the same store.
 func (h *Handler) Close() {
+	h.events.close()
 	for _, e := range h.enums.drain() {
 		h.discard(context.Background(), e)
 	}
@@ -491,11 +514,12 @@ func (h *Handler) writeFault(w http.ResponseWriter, req *request, f *Fault) {
 	b = append(b, `</s:Code><s:Reason><s:Text xml:lang="en-US">`...)
 	b = appendEscaped(b, f.Reason)
 	b = append(b, "</s:Text></s:Reason>"...)
-	if f.Detail != "" || f.CIM != nil {
+	if f.Detail != "" || f.DetailXML != "" || f.CIM != nil {
 		b = append(b, "<s:Detail>"...)
 		if f.Detail != "" {
 			b = appendElem(b, "wsman:FaultDetail", faultDetailPrefix+f.Detail)
 		}
+		b = append(b, f.DetailXML...)
 		if f.CIM != nil {
 			// DSP0227 clause 11: the CIM error as a CIM_Error instance.
 			o := renderOptions{}
@@ -528,6 +552,8 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, req *request, i
 		return nil, schemaFault("an Identify request must hold a wsmid:Identify body")
 	case actionRenew, actionGetStatus:
 		return nil, senderFault(subActionNotSupported, detailActionMismatch, "%s is not supported: enumeration contexts expire on their own", req.action)
+	case actionSubscribe, actionEvtRenew, actionEvtGetStatus, actionUnsubscribe:
+		return h.eventingDispatch(ctx, r, req)
 	}
 	switch req.action {
 	case actionPull:

@@ -47,6 +47,11 @@ type testOptions struct {
 	auth auth.Options
 	// configure changes the adapter's configuration.
 	configure func(*Config)
+	// events serves WS-Eventing on the core's indication service, with
+	// the subscriptions in the core's database; ind configures the
+	// indication service.
+	events bool
+	ind    wbem.IndicationConfig
 }
 
 func newTestServer(t testing.TB, configure ...func(*Config)) *testServer {
@@ -69,8 +74,11 @@ func newTestServerWith(t testing.TB, o testOptions) *testServer {
 	if err := users.AddUser(testUser, testPassword, auth.UserOptions{Admin: true, Digest: true}); err != nil {
 		t.Fatal(err)
 	}
-	core, prov := newTestCore(t, o.gen, users)
+	core, prov := newTestCore(t, o.gen, users, o.ind)
 	cfg := Config{Ops: core, Auth: users, ProductVersion: "test"}
+	if o.events {
+		cfg.Events, cfg.EventStore = core.Indications(), core.ProviderStore("wseventing")
+	}
 	if o.configure != nil {
 		o.configure(&cfg)
 	}
@@ -86,8 +94,9 @@ func newTestServerWith(t testing.TB, o testOptions) *testServer {
 // hypercim's schemas, compiles the test provider's MOF and
 // testdata/model.mof into root/virt, and starts the core on it with the
 // test provider (gen T_Gen instances) registered there. The provider's
-// T_Dynamic holds d1 (Size 10, partner s1) and d2.
-func newTestCore(t testing.TB, gen int, authz wbem.Authorizer) (*wbem.Server, *testprovider.Provider) {
+// T_Dynamic holds d1 (Size 10, partner s1) and d2; the provider publishes
+// the lifecycle indications of T_Dynamic.
+func newTestCore(t testing.TB, gen int, authz wbem.Authorizer, ind wbem.IndicationConfig) (*wbem.Server, *testprovider.Provider) {
 	t.Helper()
 	repo, err := repository.Open(t.TempDir(), nil)
 	if err != nil {
@@ -112,13 +121,14 @@ func newTestCore(t testing.TB, gen int, authz wbem.Authorizer) (*wbem.Server, *t
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	core, err := wbem.NewServer(wbem.Config{Repository: repo, Authorizer: authz, Logger: log})
+	core, err := wbem.NewServer(wbem.Config{Repository: repo, Authorizer: authz, Logger: log, Indications: ind})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { core.Close() })
 	prov := testprovider.New()
 	prov.GenCount, prov.GenPayload = gen, 16
+	prov.Events = core
 	if err := prov.Register(core.Registry(), schemas.VirtNamespace); err != nil {
 		t.Fatal(err)
 	}

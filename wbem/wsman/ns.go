@@ -21,34 +21,66 @@ const (
 	nsMSWSMAN = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
 	// nsOpenWSMAN holds openwsman's own options (ExcludeNilProperties).
 	nsOpenWSMAN = "http://schema.openwsman.org/2006/openwsman"
+	// WS-Trust, WS-Security and WS-Policy carry the credentials a
+	// subscriber gives for its event sink (DSP0226 clause 10.2.4, as
+	// openwsman's client sends them).
+	nsTrust  = "http://schemas.xmlsoap.org/ws/2005/02/trust"
+	nsWSSE   = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+	nsPolicy = "http://schemas.xmlsoap.org/ws/2004/09/policy"
 )
 
 // Action URIs.
 const (
-	actionGet            = nsWXF + "/Get"
-	actionPut            = nsWXF + "/Put"
-	actionCreate         = nsWXF + "/Create"
-	actionDelete         = nsWXF + "/Delete"
-	actionEnumerate      = nsWSEN + "/Enumerate"
-	actionPull           = nsWSEN + "/Pull"
-	actionRelease        = nsWSEN + "/Release"
-	actionRenew          = nsWSEN + "/Renew"
-	actionGetStatus      = nsWSEN + "/GetStatus"
-	actionIdentify       = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity/Identify"
-	actionWSAFault       = nsWSA + "/fault"
-	actionWSMANFault     = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
-	actionWSENFault      = nsWSEN + "/fault"
-	actionWXFFault       = nsWXF + "/fault"
-	actionWSMBFault      = "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/fault"
-	actionSOAPFault      = actionWSAFault
-	anonymousAddress     = nsWSA + "/role/anonymous"
-	anonymousAddress10   = nsWSA10 + "/anonymous"
-	protocolVersionURI   = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
-	faultDetailPrefix    = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/"
-	secProfileHTTPBasic  = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic"
-	secProfileHTTPDigest = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/digest"
-	secProfileHTTPSBasic = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic"
-	secProfileHTTPSDig   = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/digest"
+	actionGet             = nsWXF + "/Get"
+	actionPut             = nsWXF + "/Put"
+	actionCreate          = nsWXF + "/Create"
+	actionDelete          = nsWXF + "/Delete"
+	actionEnumerate       = nsWSEN + "/Enumerate"
+	actionPull            = nsWSEN + "/Pull"
+	actionRelease         = nsWSEN + "/Release"
+	actionRenew           = nsWSEN + "/Renew"
+	actionGetStatus       = nsWSEN + "/GetStatus"
+	actionSubscribe       = nsWSE + "/Subscribe"
+	actionEvtRenew        = nsWSE + "/Renew"
+	actionEvtGetStatus    = nsWSE + "/GetStatus"
+	actionUnsubscribe     = nsWSE + "/Unsubscribe"
+	actionSubscriptionEnd = nsWSE + "/SubscriptionEnd"
+	actionWSEFault        = nsWSE + "/fault"
+	actionIdentify        = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity/Identify"
+	actionWSAFault        = nsWSA + "/fault"
+	actionWSMANFault      = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
+	actionWSENFault       = nsWSEN + "/fault"
+	actionWXFFault        = nsWXF + "/fault"
+	actionWSMBFault       = "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/fault"
+	actionSOAPFault       = actionWSAFault
+	anonymousAddress      = nsWSA + "/role/anonymous"
+	anonymousAddress10    = nsWSA10 + "/anonymous"
+	protocolVersionURI    = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
+	faultDetailPrefix     = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/"
+	secProfileHTTPBasic   = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic"
+	secProfileHTTPDigest  = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/digest"
+	secProfileHTTPSBasic  = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic"
+	secProfileHTTPSDig    = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/digest"
+)
+
+// WS-Management eventing (DSP0226 clause 10): delivery modes, the actions
+// of the messages sent to event sinks, and the other URIs of the protocol.
+const (
+	deliveryPush             = nsWSE + "/DeliveryModes/Push"
+	deliveryPushWithAck      = "http://schemas.dmtf.org/wbem/wsman/1/wsman/PushWithAck"
+	deliveryEvents           = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Events"
+	deliveryPull             = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull"
+	actionEvent              = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Event"
+	actionEvents             = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Events"
+	actionHeartbeat          = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Heartbeat"
+	actionDroppedEvents      = "http://schemas.dmtf.org/wbem/wsman/1/wsman/DroppedEvents"
+	actionAck                = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Ack"
+	bookmarkEarliest         = "http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest"
+	statusDeliveryFailure    = nsWSE + "/DeliveryFailure"
+	statusSourceShuttingDown = nsWSE + "/SourceShuttingDown"
+	statusSourceCancelling   = nsWSE + "/SourceCancelling"
+	tokenUsername            = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#UsernameToken"
+	tokenCertThumbprint      = "http://schemas.dmtf.org/wbem/wsman/1/wsman/token/certificateThumbprint"
 )
 
 // Filter dialects.
