@@ -172,3 +172,34 @@ func TestVMParse(t *testing.T) {
 		t.Errorf("libvirt NICs %+v, want %+v", o.cfg.NICs, want)
 	}
 }
+
+// TestVMRunSetupErrors: a machine that cannot be built (missing or
+// unreadable disk, impossible memory size) is an error with its reason,
+// never a VMM crash.
+func TestVMRunSetupErrors(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skip("needs /dev/kvm")
+	}
+	guest, err := vmGuest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(t.TempDir(), "truncated.vmdk")
+	if err := os.WriteFile(truncated, []byte("KDMV"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{"--disk", "/nonexistent/disk.vmdk"}, "/nonexistent/disk.vmdk"},
+		{[]string{"--disk", truncated}, "truncated.vmdk"},
+		{[]string{"--memory", "120T"}, "guest RAM"},
+	} {
+		args := append([]string{"vm", "run", "--kernel", guest, "--memory", "64M"}, c.args...)
+		code, _, errs := runVMCLI(t, "", args...)
+		if code != 1 || !strings.Contains(errs, c.mention) || strings.Contains(errs, "panic") {
+			t.Errorf("%v: exit %d stderr %q, want 1 mentioning %q", c.args, code, errs, c.mention)
+		}
+	}
+}

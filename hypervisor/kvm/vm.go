@@ -78,10 +78,13 @@ func newVM(sys *system, cfg hypervisor.Config, opts Options, hooks vmHooks, plac
 	if err != nil {
 		return nil, fmt.Errorf("KVM_CREATE_VM: %w", err)
 	}
-	v = &vm{sys: sys, fd: int(fd), cfg: cfg.Clone(), opts: opts, hooks: hooks, ctl: newControl()}
+	// Held in its own variable: every "return nil, err" below sets the
+	// named result v to nil before this deferred cleanup runs.
+	built := &vm{sys: sys, fd: int(fd), cfg: cfg.Clone(), opts: opts, hooks: hooks, ctl: newControl()}
+	v = built
 	defer func() {
 		if err != nil {
-			v.close()
+			built.close()
 		}
 	}()
 	unix.CloseOnExec(v.fd)
