@@ -16,6 +16,9 @@ want qemu-system-x86 qemu-system-x86_64
 want busybox-static /bin/busybox
 want libxml2-utils xmllint
 want uuid-runtime uuidgen
+want gcc gcc
+want make make
+want time /usr/bin/time
 
 if ((${#need[@]})); then
 	echo "install-deps: installing ${need[*]}"
