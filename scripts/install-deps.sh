@@ -16,6 +16,10 @@ want qemu-system-x86 qemu-system-x86_64
 want busybox-static /bin/busybox
 want libxml2-utils xmllint
 want uuid-runtime uuidgen
+# node and npm run @device-management-toolkit/wsman-messages, which builds
+# the AMT-style envelopes of the WS-Management conformance tests.
+want nodejs node
+want npm npm
 want gcc gcc
 want make make
 want time /usr/bin/time

@@ -24,7 +24,9 @@
 // select them. Subscriptions are CIM objects of root/interop, served by
 // providers/interop and stored in the repository's database, or Go
 // subscriptions (Indications.Subscribe, for WS-Eventing) with a delivery
-// function. Delivery goes through an IndicationExporter per protocol
+// function; Indications.ResolveSubscription decides what a WS-Eventing
+// request names (a namespace and query, an indication class, a filter
+// instance) and says why it refuses one. Delivery goes through an IndicationExporter per protocol
 // (wbem/cimxml/export for CIM-XML), in order per destination, with
 // retries, and never blocks a publisher. docs/indications.md describes it.
 //

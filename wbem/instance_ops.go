@@ -128,12 +128,7 @@ func (s *Server) eachInstance(ctx context.Context, ns string, top *cim.Class, fn
 		if reg == nil {
 			return s.repo.EnumerateInstances(ns, cls.Name, deep, fn)
 		}
-		return reg.instance.EnumerateInstances(ctx, ns, cls, func(inst *cim.Instance) error {
-			if err := s.adopt(ns, cls, inst); err != nil {
-				return err
-			}
-			return fn(inst)
-		})
+		return s.providerInstances(ctx, ns, cls, reg, fn)
 	})
 }
 
@@ -143,26 +138,38 @@ func (s *Server) eachInstanceName(ctx context.Context, ns string, top *cim.Class
 		return s.repo.EnumerateInstanceNames(ns, top.Name, true, fn)
 	}
 	return s.eachClass(ns, top, func(cls *cim.Class, reg *registration, deep bool) error {
-		switch {
-		case reg == nil:
+		if reg == nil {
 			return s.repo.EnumerateInstanceNames(ns, cls.Name, deep, fn)
-		case reg.names != nil:
-			return reg.names.EnumerateInstanceNames(ctx, ns, cls, func(p *cim.ObjectPath) error {
-				if p == nil {
-					return errorf(cim.ErrFailed, "the provider of class %s returned a nil path", cls.Name)
-				}
-				if p.Namespace == "" || p.Host != "" {
-					p = p.WithNamespace("", ns)
-				}
-				return fn(p)
-			})
 		}
-		return reg.instance.EnumerateInstances(ctx, ns, cls, func(inst *cim.Instance) error {
-			if err := s.adopt(ns, cls, inst); err != nil {
-				return err
-			}
-			return fn(inst.Path)
-		})
+		return s.providerInstanceNames(ctx, ns, cls, reg, fn)
+	})
+}
+
+// providerInstances calls fn with the instances of class cls from its
+// provider reg, checked and with their paths completed.
+func (s *Server) providerInstances(ctx context.Context, ns string, cls *cim.Class, reg *registration, fn func(*cim.Instance) error) error {
+	return reg.instance.EnumerateInstances(ctx, ns, cls, func(inst *cim.Instance) error {
+		if err := s.adopt(ns, cls, inst); err != nil {
+			return err
+		}
+		return fn(inst)
+	})
+}
+
+// providerInstanceNames calls fn with the paths of the instances of class
+// cls from its provider reg: from its name enumeration when it has one.
+func (s *Server) providerInstanceNames(ctx context.Context, ns string, cls *cim.Class, reg *registration, fn func(*cim.ObjectPath) error) error {
+	if reg.names == nil {
+		return s.providerInstances(ctx, ns, cls, reg, func(inst *cim.Instance) error { return fn(inst.Path) })
+	}
+	return reg.names.EnumerateInstanceNames(ctx, ns, cls, func(p *cim.ObjectPath) error {
+		if p == nil {
+			return errorf(cim.ErrFailed, "the provider of class %s returned a nil path", cls.Name)
+		}
+		if p.Namespace == "" || p.Host != "" {
+			p = p.WithNamespace("", ns)
+		}
+		return fn(p)
 	})
 }
 
@@ -307,11 +314,20 @@ func (s *Server) prepareEnumerateInstances(ns, className string, o InstanceOptio
 	if err != nil {
 		return nil, err
 	}
+	return s.shapeInstances(ns, top, o, keep, func(ctx context.Context, fn func(*cim.Instance) error) error {
+		return s.eachInstance(ctx, ns, top, fn)
+	}), nil
+}
+
+// shapeInstances returns what yields the instances source produces for an
+// enumeration of class top: those keep selects (all when nil), shaped by
+// o.
+func (s *Server) shapeInstances(ns string, top *cim.Class, o InstanceOptions, keep func(*cim.Instance) bool, source enumRun[*cim.Instance]) enumRun[*cim.Instance] {
 	f := instanceFilter(o, top)
 	return func(ctx context.Context, yield func(*cim.Instance) error) error {
 		classes := newClassCache(s, ns, top)
 		withClass := needsClass(f)
-		return s.eachInstance(ctx, ns, top, func(inst *cim.Instance) error {
+		return source(ctx, func(inst *cim.Instance) error {
 			if keep != nil && !keep(inst) {
 				return nil
 			}
@@ -321,7 +337,7 @@ func (s *Server) prepareEnumerateInstances(ns, className string, o InstanceOptio
 			}
 			return yield(cim.FilterInstance(inst, cls, f))
 		})
-	}, nil
+	}
 }
 
 // EnumerateInstanceNames yields the paths of the instances of className

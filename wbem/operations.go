@@ -145,6 +145,23 @@ type OpenOptions struct {
 	// MaxObjectCount is the most results the Open returns at once; zero
 	// opens the enumeration without returning any.
 	MaxObjectCount uint32
+
+	// ExactClass and Keys narrow OpenEnumerateInstances and
+	// OpenEnumerateInstancePaths (the other Open* operations refuse them
+	// with CIM_ERR_INVALID_PARAMETER); they are what WS-Management's
+	// PolymorphismMode None and SelectorFilter ask for (DSP0227, DSP0226).
+	//
+	// ExactClass leaves out the instances of subclasses: only instances
+	// of the requested class itself are enumerated (and only its
+	// provider or its static instances are asked).
+	ExactClass bool
+	// Keys keeps the instances whose key properties have these values: a
+	// string value is compared as the key's declared type (one that does
+	// not convert matches nothing), a reference value as a path (host and
+	// namespace aside). When the class has keys, every name must be one of
+	// them (CIM_ERR_INVALID_PARAMETER otherwise); when they name all of
+	// them, the instance is got rather than searched for.
+	Keys []cim.KeyBinding
 }
 
 // PullState is the state of an enumeration after an Open or Pull.

@@ -477,8 +477,14 @@ func (s *Server) OpenEnumerateInstances(ctx context.Context, ns, className strin
 		if err != nil {
 			return PullState{}, err
 		}
-		run, err := s.prepareEnumerateInstances(c.ns, className, o, keep)
+		sc, err := s.scopeOf(c.ns, top, p)
 		if err != nil {
+			return PullState{}, err
+		}
+		var run enumRun[*cim.Instance]
+		if sc != nil {
+			run = s.shapeInstances(c.ns, top, o, keep, sc.instances)
+		} else if run, err = s.prepareEnumerateInstances(c.ns, className, o, keep); err != nil {
 			return PullState{}, err
 		}
 		return s.startPull(c, kindInstances, p, timeout,
@@ -512,15 +518,25 @@ func (s *Server) OpenEnumerateInstancePaths(ctx context.Context, ns, className s
 		if err != nil {
 			return PullState{}, err
 		}
+		sc, err := s.scopeOf(c.ns, top, p)
+		if err != nil {
+			return PullState{}, err
+		}
 		var run enumRun[pulled]
-		if keep != nil {
+		switch {
+		case sc != nil && keep != nil:
+			irun := s.shapeInstances(c.ns, top, InstanceOptions{DeepInheritance: true}, keep, sc.instances)
+			run = pullRun(irun, func(i *cim.Instance) pulled { return pulled{path: i.Path} })
+		case sc != nil:
+			run = pullRun(sc.paths, func(p *cim.ObjectPath) pulled { return pulled{path: p} })
+		case keep != nil:
 			// A filter needs the instances; only their paths are returned.
 			irun, err := s.prepareEnumerateInstances(c.ns, className, InstanceOptions{DeepInheritance: true}, keep)
 			if err != nil {
 				return PullState{}, err
 			}
 			run = pullRun(irun, func(i *cim.Instance) pulled { return pulled{path: i.Path} })
-		} else {
+		default:
 			prun, err := s.prepareEnumerateInstanceNames(c.ns, className)
 			if err != nil {
 				return PullState{}, err
@@ -543,6 +559,9 @@ func (s *Server) openAssoc(ctx context.Context, op string, ns string, object *ci
 	st, err := func() (PullState, error) {
 		timeout, err := s.enums.timeoutOf(p)
 		if err != nil {
+			return PullState{}, err
+		}
+		if err := mustNotNarrow(op, p); err != nil {
 			return PullState{}, err
 		}
 		if object != nil && !object.IsInstancePath() {
@@ -627,6 +646,9 @@ func (s *Server) OpenQueryInstances(ctx context.Context, ns, language, text stri
 		}
 		if p.FilterQueryLanguage != "" || p.FilterQuery != "" {
 			return nil, PullState{}, errorf(cim.ErrInvalidParameter, "OpenQueryInstances has no FilterQuery parameter: its query is the filter")
+		}
+		if err := mustNotNarrow("OpenQueryInstances", p); err != nil {
+			return nil, PullState{}, err
 		}
 		run, sel, top, err := s.prepareQuery(c.ns, language, text)
 		if err != nil {

@@ -101,6 +101,10 @@ type serverOptions struct {
 	genCount, genPayload int
 	// args are more hypercimd flags.
 	args []string
+	// shortDataDir puts the data directory in a short path: the console
+	// sockets of virtual systems live below it, and a socket path has at
+	// most 107 bytes.
+	shortDataDir bool
 }
 
 // startServer starts hypercimd with the given MOF files compiled into
@@ -117,6 +121,14 @@ func startServer(t testing.TB, mofs ...string) *server {
 func startServerWith(t testing.TB, o serverOptions) *server {
 	t.Helper()
 	s := &server{dataDir: t.TempDir(), user: "admin", opts: o}
+	if o.shortDataDir {
+		dir, err := os.MkdirTemp("", "hcw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		s.dataDir = dir
+	}
 	t.Cleanup(func() { s.stop(t) })
 	if len(o.mofs) > 0 {
 		s.start(t)

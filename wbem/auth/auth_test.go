@@ -54,6 +54,25 @@ func openTest(t *testing.T, dir string, c *clock) *Store {
 
 func newClock() *clock { return &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
 
+func TestCheckNewPassword(t *testing.T) {
+	for pw, want := range map[string]string{
+		"":                      "empty",
+		"1":                     "has 1 characters; use at least 8",
+		"seven77":               "has 7 characters",
+		"ßüñéçø7":               "has 7 characters",
+		"eight888":              "",
+		"ßüñéçø78":              "",
+		strings.Repeat("x", 72): "",
+		strings.Repeat("x", 73): "longer than 72 bytes",
+		"line\nbreak":           "line break",
+	} {
+		err := CheckNewPassword(pw)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("CheckNewPassword(%q) = %v, want %q", pw, err, want)
+		}
+	}
+}
+
 func TestEnsureAdmin(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir, newClock())
@@ -75,8 +94,8 @@ func TestEnsureAdmin(t *testing.T) {
 	}
 	data, _ := os.ReadFile(pwFile)
 	password := strings.TrimSpace(string(data))
-	if len(password) != 20 {
-		t.Fatalf("password %q", password)
+	if len(password) != 20 || CheckNewPassword(password) != nil {
+		t.Fatalf("password %q: %v", password, CheckNewPassword(password))
 	}
 	if users, _ := os.ReadFile(filepath.Join(dir, UsersFile)); strings.Contains(string(users), password) {
 		t.Fatal("the users file holds the password in clear")

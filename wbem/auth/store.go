@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -426,6 +427,25 @@ func (s *Store) AddUser(name, password string, o UserOptions) error {
 		f.Users = append(f.Users, u)
 		return nil
 	})
+}
+
+// MinPasswordLength is the fewest characters CheckNewPassword accepts.
+const MinPasswordLength = 8
+
+// CheckNewPassword applies the policy for a password a person chooses
+// ('hypercim user add' and 'user passwd'): at least MinPasswordLength
+// characters and at most 72 bytes, bcrypt's limit. AddUser and SetPassword
+// check only what the store can hold (1 to 72 bytes, no line break or
+// NUL): programs and tests may need shorter ones, such as the credentials
+// recorded in captured client requests.
+func CheckNewPassword(password string) error {
+	if err := checkPassword(password); err != nil {
+		return err
+	}
+	if n := utf8.RuneCountInString(password); n < MinPasswordLength {
+		return fmt.Errorf("the password has %d characters; use at least %d (a few words make a password that is long and easy to remember)", n, MinPasswordLength)
+	}
+	return nil
 }
 
 func checkPassword(password string) error {

@@ -309,14 +309,11 @@ func (h *Handler) serveOperation(w http.ResponseWriter, r *http.Request, hdr *re
 	}
 	pe, isProtocolError := protocolErrorOf(err)
 	switch {
-	case isProtocolError:
-		// A structural fault found while decoding parameters: nothing
-		// has been sent yet (decoding precedes every write).
-		if !rw.committed {
-			h.protocolError(w, r, principal.User, pe)
-			return
-		}
-		rw.fail(cim.NewError(cim.ErrFailed, pe.detail))
+	case isProtocolError && !rw.committed:
+		// A structural fault found while decoding parameters, which
+		// precedes every write: an HTTP error as for the request itself.
+		h.protocolError(w, r, principal.User, pe)
+		return
 	case err != nil:
 		rw.fail(err)
 	default:

@@ -287,7 +287,7 @@ func (c *call) getInstance() error {
 		return err
 	}
 	c.class = path.ClassName
-	o, err := c.p.instanceOptions("LocalOnly", "", "IncludeQualifiers", true, false, false)
+	o, err := c.p.instanceOptions(true, "", "IncludeQualifiers", false, false)
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ func (c *call) enumerateInstances() error {
 		return err
 	}
 	c.class = name
-	o, err := c.p.instanceOptions("LocalOnly", "DeepInheritance", "IncludeQualifiers", true, true, false)
+	o, err := c.p.instanceOptions(true, "DeepInheritance", "IncludeQualifiers", true, false)
 	if err != nil {
 		return err
 	}
@@ -447,7 +447,7 @@ func (c *call) assocObjects(associators bool) error {
 	if err != nil {
 		return err
 	}
-	o, err := c.p.instanceOptions("", "", "IncludeQualifiers", false, false, false)
+	o, err := c.p.instanceOptions(false, "", "IncludeQualifiers", false, false)
 	if err != nil {
 		return err
 	}

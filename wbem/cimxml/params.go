@@ -214,12 +214,22 @@ func (p *params) objectName() (*cim.ObjectPath, error) {
 	return p.d.DecodePath(n)
 }
 
-// instanceOptions reads LocalOnly, DeepInheritance, IncludeQualifiers,
+// instanceOptions reads DeepInheritance, IncludeQualifiers,
 // IncludeClassOrigin and PropertyList with the operation's defaults;
 // parameters the operation does not define are passed as "".
-func (p *params) instanceOptions(localOnly, deep, qualifiers string, defLocal, defDeep, defQualifiers bool) (o wbem.InstanceOptions, err error) {
-	if localOnly != "" {
-		if o.LocalOnly, err = p.boolean(localOnly, defLocal); err != nil {
+//
+// LocalOnly, which GetInstance and EnumerateInstances define
+// (withLocalOnly), is read and checked (a boolean, given once) but not
+// honoured: the instances keep their inherited properties whatever it
+// says, as with OpenPegasus and SFCB. DSP0200 deprecated LocalOnly for
+// instances in version 1.2, its definition (TRUE by default) having been
+// implemented in incompatible ways, and recommends FALSE; a request that
+// leaves it out would otherwise get the instance of a subclass stripped of
+// every property its superclasses declare, keys included, and a
+// PropertyList naming them would select nothing.
+func (p *params) instanceOptions(withLocalOnly bool, deep, qualifiers string, defDeep, defQualifiers bool) (o wbem.InstanceOptions, err error) {
+	if withLocalOnly {
+		if _, err = p.boolean("LocalOnly", false); err != nil {
 			return o, err
 		}
 	}

@@ -49,7 +49,7 @@ func (c *call) openEnumerateInstances() error {
 		return err
 	}
 	c.class = name
-	o, err := c.p.instanceOptions("", "DeepInheritance", "", false, true, false)
+	o, err := c.p.instanceOptions(false, "DeepInheritance", "", true, false)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (c *call) openAssoc(associators, paths bool) error {
 	}
 	var o wbem.InstanceOptions
 	if !paths {
-		if o, err = c.p.instanceOptions("", "", "", false, false, false); err != nil {
+		if o, err = c.p.instanceOptions(false, "", "", false, false); err != nil {
 			return err
 		}
 	}

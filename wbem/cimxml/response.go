@@ -32,6 +32,14 @@ func (e *errClientGone) Unwrap() error { return e.err }
 // CIMStatusCode trailers when the client accepts trailers (TE: trailers),
 // and otherwise aborts the connection so that the client cannot mistake a
 // truncated response for a complete one.
+//
+// A chunked response to a TE: trailers client declares all three trailers
+// of DSP0200: CIMStatusCode (0 on success), CIMStatusCodeDescription and
+// CIMError. CIMError carries one of DSP0200's values, which all describe a
+// request refused as a whole (request-not-valid...); it is set when such
+// a fault is found after the response began, and left out for a CIM error
+// (a provider failing part way), for which DSP0200 defines no CIMError
+// value: the CIMStatusCode trailer says what happened.
 type responseWriter struct {
 	w   http.ResponseWriter
 	enc xmlcodec.Encoder
@@ -97,7 +105,7 @@ func (rw *responseWriter) flush() error {
 	if !rw.committed {
 		rw.setHeaders()
 		if rw.trailers {
-			rw.w.Header().Set("Trailer", rw.prefix+"CIMStatusCode, "+rw.prefix+"CIMStatusCodeDescription")
+			rw.w.Header().Set("Trailer", rw.prefix+"CIMStatusCode, "+rw.prefix+"CIMStatusCodeDescription, "+rw.prefix+"CIMError")
 		}
 		rw.w.WriteHeader(http.StatusOK)
 		rw.committed = true
@@ -136,13 +144,18 @@ func (rw *responseWriter) finish() error {
 
 // fail answers with the CIM error err: an ERROR element when nothing has
 // been sent yet, trailers or an aborted connection otherwise (see
-// responseWriter).
+// responseWriter). A protocol error (one the handler answers with an HTTP
+// status while nothing is sent) is CIM_ERR_FAILED with its CIMError
+// value.
 func (rw *responseWriter) fail(err error) {
 	var gone *errClientGone
 	if errors.As(err, &gone) {
 		return
 	}
-	cerr := cim.AsError(err)
+	cerr, cimError := cim.AsError(err), ""
+	if pe, ok := protocolErrorOf(err); ok {
+		cerr, cimError = cim.NewError(cim.ErrFailed, pe.detail), pe.cimError
+	}
 	if !rw.committed {
 		rw.enc.B = rw.enc.B[:0]
 		rw.begin()
@@ -160,6 +173,9 @@ func (rw *responseWriter) fail(err error) {
 	h := rw.w.Header()
 	h.Set(rw.prefix+"CIMStatusCode", strconv.Itoa(int(cerr.Status)))
 	h.Set(rw.prefix+"CIMStatusCodeDescription", headerEncode(xmlcodec.ErrorDescription(cerr)))
+	if cimError != "" {
+		h.Set(rw.prefix+"CIMError", cimError)
+	}
 }
 
 // headerEncode percent-encodes a description for a header or trailer value

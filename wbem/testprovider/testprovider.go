@@ -1,7 +1,3 @@
-// Package testprovider is a provider for tests of the CIMOM core and of the
-// protocol adapters: it serves the T_ classes of its MOF with every
-// provider interface of package wbem, from memory. It is not part of the
-// server a user runs.
 package testprovider
 
 import (
@@ -18,7 +14,7 @@ import (
 // MOF declares the classes of the test model; compile it (after the DSP0004
 // qualifier declarations) into the namespace the provider is registered
 // for. T_Static and T_Link are left to the repository (static instances);
-// T_Dynamic, T_Gen and T_DynLink are served by the provider.
+// T_Dynamic, T_Gen, T_DynLink and T_Flaky are served by the provider.
 const MOF = `
 [Abstract, Description("Base of the test classes.")]
 class T_Base {
@@ -48,9 +44,16 @@ class T_Dynamic : T_Base {
     uint32 Embed([IN, EmbeddedInstance("T_Base")] string Item,
                  [OUT, EmbeddedInstance("T_Base")] string Copy);
     uint32 Point([IN] T_Base REF Target, [OUT] T_Base REF Echo, [IN] uint16 Codes[]);
+    uint32 Spawn([IN] string Ids[], [OUT] T_Dynamic REF Created[]);
 };
 
 class T_Gen : T_Base {
+    string Payload;
+};
+
+[Description("Instances whose enumeration fails part way: FlakyBefore instances, then CIM_ERR_FAILED, as a provider losing its backend.")]
+class T_Flaky {
+    [Key] string Id;
     string Payload;
 };
 
@@ -69,8 +72,9 @@ class T_DynLink {
 `
 
 // Provider serves T_Dynamic (a writable store in memory), T_Gen (generated
-// instances), T_DynLink (associations computed from T_Dynamic.Partner)
-// and the methods of T_Dynamic.
+// instances), T_DynLink (associations computed from T_Dynamic.Partner),
+// T_Flaky (an enumeration that fails after FlakyBefore instances) and the
+// methods of T_Dynamic.
 type Provider struct {
 	// GenCount is the number of T_Gen instances, GenPayload the length of
 	// their Payload string.
@@ -109,13 +113,25 @@ func (p *Provider) publish(ctx context.Context, ns string, event wbem.LifecycleE
 	}
 }
 
+// FlakyBefore is the number of T_Flaky instances an enumeration yields
+// before it fails, and flakyPayload the length of their Payload: together
+// over a megabyte, so that a streamed response is sent in part when the
+// failure comes.
+const (
+	FlakyBefore  = 1000
+	flakyPayload = 1024
+)
+
 // New returns a provider with no T_Dynamic instances and no T_Gen ones.
 func New() *Provider { return &Provider{dyn: map[string]*cim.Instance{}} }
 
 // Register registers the provider's classes in namespace ns.
 func (p *Provider) Register(reg *wbem.Registry, ns string) error {
-	return reg.Register(ns, p, "T_Dynamic", "T_Gen", "T_DynLink")
+	return reg.Register(ns, p, Classes()...)
 }
+
+// Classes returns the names of the classes the provider serves.
+func Classes() []string { return []string{"T_Dynamic", "T_Gen", "T_DynLink", "T_Flaky"} }
 
 // Produced returns the number of T_Gen instances produced so far.
 func (p *Provider) Produced() int64 { return p.produced.Load() }
@@ -172,6 +188,16 @@ func (p *Provider) EnumerateInstances(ctx context.Context, ns string, class *cim
 			}
 		}
 		return nil
+	case cim.EqualNames(class.Name, "T_Flaky"):
+		for i := 0; i < FlakyBefore; i++ {
+			inst := class.NewInstance()
+			inst.Set("Id", cim.NewString(fmt.Sprintf("f%04d", i)))
+			inst.Set("Payload", cim.NewString(strings.Repeat("f", flakyPayload)))
+			if err := yield(inst); err != nil {
+				return err
+			}
+		}
+		return cim.Errorf(cim.ErrFailed, "T_Flaky: the backend went away after %d instances", FlakyBefore)
 	}
 	return cim.Errorf(cim.ErrNotSupported, "testprovider does not serve %s", class.Name)
 }
@@ -396,6 +422,39 @@ func (p *Provider) InvokeMethod(ctx context.Context, ns string, class *cim.Class
 		return cim.NewUint32(0), []cim.ParamValue{{Name: "Copy", Value: cim.NewEmbeddedInstance(cp)}}, nil
 	case "point":
 		return cim.NewUint32(uint32(arg("Codes").Len())), []cim.ParamValue{{Name: "Echo", Value: arg("Target")}}, nil
+	case "spawn":
+		return p.spawn(ctx, ns, class, arg("Ids"))
 	}
 	return cim.Value{}, nil, cim.Errorf(cim.ErrMethodNotAvailable, "testprovider does not implement %s", method.Name)
+}
+
+// spawn creates a T_Dynamic for each of ids and returns their paths in the
+// reference array Created, as a virtual system management service's
+// AddResourceSettings returns the settings it added. It creates nothing
+// when one of the instances exists already.
+func (p *Provider) spawn(ctx context.Context, ns string, class *cim.Class, ids cim.Value) (cim.Value, []cim.ParamValue, error) {
+	if ids.IsNull() || ids.Len() == 0 {
+		return cim.Value{}, nil, cim.Errorf(cim.ErrInvalidParameter, "Spawn: Ids names no instance")
+	}
+	p.mu.Lock()
+	for i := 0; i < ids.Len(); i++ {
+		id := ids.Index(i).Str()
+		if p.dyn[cim.FoldName(id)] != nil {
+			p.mu.Unlock()
+			return cim.Value{}, nil, cim.Errorf(cim.ErrAlreadyExists, "T_Dynamic %q already exists", id)
+		}
+	}
+	p.mu.Unlock()
+	created := make([]*cim.ObjectPath, 0, ids.Len())
+	for i := 0; i < ids.Len(); i++ {
+		inst := class.NewInstance()
+		inst.Set("Id", ids.Index(i))
+		inst.Set("Name", cim.NewString("spawned"))
+		path, err := p.CreateInstance(ctx, ns, class, inst)
+		if err != nil {
+			return cim.Value{}, nil, err
+		}
+		created = append(created, path)
+	}
+	return cim.NewUint32(0), []cim.ParamValue{{Name: "Created", Value: cim.NewReferenceArray(created)}}, nil
 }

@@ -162,3 +162,63 @@ func TestFailedLoginsRateLimited(t *testing.T) {
 		t.Fatalf("after the blocks: %d %s", w.Code, w.Body)
 	}
 }
+
+// Identify is anonymous: it is answered whatever credentials it carries
+// (wsl sends its user's), even from an address blocked for failed logins,
+// and a wrong password on it counts as no failed login; nothing else gets
+// through on its account.
+func TestIdentifyIgnoresCredentials(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	s := newTestServerWith(t, testOptions{auth: auth.Options{MaxFailures: 3, BlockTime: 30 * time.Second, Now: func() time.Time { return time.Unix(0, now.Load()) }}})
+	send := func(remote, body, authz string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest("POST", Path, strings.NewReader(body))
+		req.RemoteAddr = remote
+		req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		w := httptest.NewRecorder()
+		s.handler.ServeHTTP(w, req)
+		return w
+	}
+	basic := func(password string) string {
+		r, _ := http.NewRequest("POST", Path, nil)
+		r.SetBasicAuth(testUser, password)
+		return r.Header.Get("Authorization")
+	}
+	identify := envelope(actionIdentify, "", "", `<wsmid:Identify xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"/>`)
+	get := envelope(actionGet, uriCS, selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1"), "")
+	const client, blocked = "192.0.2.7:40001", "192.0.2.9:40002"
+
+	// Wrong passwords on Identify are answered and do not block.
+	for i := 0; i < 5; i++ {
+		if w := send(client, identify, basic("wrong")); w.Code != 200 || !strings.Contains(w.Body.String(), "IdentifyResponse") {
+			t.Fatalf("Identify with a wrong password: %d %s", w.Code, w.Body)
+		}
+	}
+	if w := send(client, get, basic(testPassword)); w.Code != 200 {
+		t.Fatalf("Identify's wrong passwords blocked the address: %d", w.Code)
+	}
+
+	for i := 0; i < 3; i++ {
+		send(blocked, get, basic("wrong"))
+	}
+	if w := send(blocked, get, basic(testPassword)); w.Code != 401 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("the address is not blocked: %d", w.Code)
+	}
+	for _, authz := range []string{"", basic(testPassword), basic("wrong"), `Digest username="admin", realm="x", nonce="n", uri="/wsman", response="r"`, "Negotiate abc"} {
+		if w := send(blocked, identify, authz); w.Code != 200 || !strings.Contains(w.Body.String(), "IdentifyResponse") {
+			t.Errorf("Identify from the blocked address with %q: %d %s", authz, w.Code, w.Body)
+		}
+	}
+	// A body that is not an Identify, or an Identify body under another
+	// action, is not let through.
+	other := envelope(actionGet, uriCS, selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1"), `<wsmid:Identify xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"/>`)
+	for _, body := range []string{get, other} {
+		if w := send(blocked, body, basic(testPassword)); w.Code != 401 {
+			t.Errorf("blocked address let through: %d %s", w.Code, w.Body)
+		}
+	}
+}

@@ -44,12 +44,6 @@ type enumeration struct {
 	kind      coreKind
 	mode      enumMode
 	render    renderOptions
-	// onlyClass keeps only instances of exactly this class
-	// (wsmb:PolymorphismMode None).
-	onlyClass string
-	// selectors keep only instances whose keys have these values
-	// (SelectorFilter dialect).
-	selectors []selector
 	// ended is set once the core has returned every result.
 	ended bool
 	// carry holds encoded items produced by the core but not sent yet.
@@ -425,11 +419,20 @@ func (h *Handler) open(ctx context.Context, e *enumeration, er enumerateRequest,
 		if f != nil {
 			return senderFault(subCannotProcessFilter, "", "the SelectorFilter is not valid: %s", f.Reason)
 		}
-		if len(sels) == 0 {
-			return senderFault(subCannotProcessFilter, "", "the SelectorFilter holds no wsman:SelectorSet with selectors")
+		_, keys := namespaceOf(sels)
+		if len(keys) == 0 {
+			return senderFault(subCannotProcessFilter, "", "the SelectorFilter holds no wsman:SelectorSet with key selectors")
 		}
-		_, e.selectors = namespaceOf(sels)
+		if p.Keys, f = keyBindings(keys, 0); f != nil {
+			return senderFault(subCannotProcessFilter, "", "the SelectorFilter is not valid: %s", f.Reason)
+		}
 		st, err = h.openClass(ctx, e, er, res.class, p)
+		if cim.StatusOf(err) == cim.ErrInvalidParameter {
+			ce := cim.AsError(err)
+			f := senderFault(subCannotProcessFilter, "", "the SelectorFilter does not fit the class: %s", ce.Description)
+			f.CIM = ce
+			return f
+		}
 	case dialectAssociation:
 		st, err = h.openAssociation(ctx, e, er, p)
 	default:
@@ -450,7 +453,7 @@ func (h *Handler) openClass(ctx context.Context, e *enumeration, er enumerateReq
 		o.DeepInheritance = false
 		e.render.asClass = class
 	case "None":
-		e.onlyClass = class
+		p.ExactClass = true
 	}
 	if e.mode == modeEPR {
 		e.kind = kindPaths
@@ -668,15 +671,11 @@ func (h *Handler) fill(ctx context.Context, e *enumeration, dst []byte, max, bud
 			break
 		}
 	}
-	// Look ahead when the batch is full, to know whether it is the last
-	// one (by one item, or a few when the adapter filters).
-	ahead := 1
-	if e.onlyClass != "" || e.selectors != nil {
-		ahead = 64
-	}
+	// Look ahead by one item when the batch is full, to know whether it
+	// is the last one.
 	for len(e.carry) == 0 && !e.ended && n > 0 {
 		mark := len(dst)
-		raw, err := h.pullCore(ctx, e, ahead, &dst, func(int) {
+		raw, err := h.pullCore(ctx, e, 1, &dst, func(int) {
 			e.carry = append(e.carry, append([]byte(nil), dst[mark:]...))
 			dst = dst[:mark]
 		})
@@ -772,10 +771,9 @@ func (h *Handler) unreserve(e *enumeration) {
 	}
 }
 
-// pullCore pulls up to count results from the core and encodes those the
-// adapter's own filters accept at the end of *dst, calling placed with
-// where each item starts; placed may move the item elsewhere. It returns
-// how many results the core produced.
+// pullCore pulls up to count results from the core and encodes each at
+// the end of *dst, calling placed with where it starts; placed may move
+// the item elsewhere. It returns how many results the core produced.
 func (h *Handler) pullCore(ctx context.Context, e *enumeration, count int, dst *[]byte, placed func(mark int)) (int, error) {
 	ops := h.cfg.Ops
 	var st wbem.PullState
@@ -785,9 +783,6 @@ func (h *Handler) pullCore(ctx context.Context, e *enumeration, count int, dst *
 	case kindPaths:
 		st, err = ops.PullInstancePaths(ctx, e.ns, e.coreCtx, uint32(count), func(p *cim.ObjectPath) error {
 			raw++
-			if !e.accept(p, p.ClassName) {
-				return nil
-			}
 			mark := len(*dst)
 			*dst = appendEPR(*dst, p, e.render.uris)
 			placed(mark)
@@ -800,9 +795,6 @@ func (h *Handler) pullCore(ctx context.Context, e *enumeration, count int, dst *
 		}
 		st, err = pull(ctx, e.ns, e.coreCtx, uint32(count), func(inst *cim.Instance) error {
 			raw++
-			if !e.accept(inst.Path, inst.ClassName) {
-				return nil
-			}
 			mark := len(*dst)
 			b, ferr := e.encode(*dst, inst)
 			if ferr != nil {
@@ -827,35 +819,6 @@ func (h *Handler) pullCore(ctx context.Context, e *enumeration, count int, dst *
 		e.ended = true
 	}
 	return raw, nil
-}
-
-// accept applies the filters the core does not know: the SelectorFilter
-// (selectors are keys, compared as their selector text) and
-// PolymorphismMode None.
-func (e *enumeration) accept(p *cim.ObjectPath, class string) bool {
-	if e.onlyClass != "" && !cim.EqualNames(class, e.onlyClass) {
-		return false
-	}
-	for _, s := range e.selectors {
-		if p == nil {
-			return false
-		}
-		v, ok := p.Key(s.name)
-		if !ok {
-			return false
-		}
-		if s.epr != nil {
-			want, f := parseEPR(s.epr, 0)
-			if f != nil || v.Ref() == nil || !want.WithNamespace("", "").Equal(v.Ref().WithNamespace("", "")) {
-				return false
-			}
-			continue
-		}
-		if selectorText(v) != s.value {
-			return false
-		}
-	}
-	return true
 }
 
 // encode renders one instance as an item of the enumeration's mode.

@@ -264,3 +264,55 @@ func TestTotalItemsCountEstimateAndBigEnumeration(t *testing.T) {
 		t.Fatalf("without prefetch: %d items in %d responses, %d octets reserved", len(items), n, s.handler.prefetchBytes.Load())
 	}
 }
+
+// The SelectorFilter and PolymorphismMode None are the core's (the
+// adapter drops nothing): selecting by every key gets the instance rather
+// than scanning the class (the T_Gen provider produces none), the count
+// estimate is that of the selection, and the EPR and object modes agree.
+func TestSelectorFilterInCore(t *testing.T) {
+	s := newTestServerWith(t, testOptions{gen: 5000})
+	filter := func(kv ...string) string {
+		return `<wsman:Filter Dialect="` + dialectSelector + `">` + selectors(kv...) + `</wsman:Filter>`
+	}
+	hdr := `<wsman:RequestTotalItemsCountEstimate/>`
+	for _, mode := range []string{"", `<wsman:EnumerationMode>EnumerateEPR</wsman:EnumerationMode>`} {
+		_, root, raw := s.post(t, envelope(actionEnumerate, uriGen, hdr, `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1</wsman:MaxElements>`+mode+filter("Id", "g0004999")+`</wsen:Enumerate>`))
+		resp := path(root, "Body/EnumerateResponse")
+		if got := path(root, "Header/TotalItemsCountEstimate").trimmed(); got != "1" || path(resp, "EndOfSequence") == nil || len(path(resp, "Items").children) != 1 {
+			t.Fatalf("selected by its key (mode %q): estimate %q\n%s", mode, got, raw)
+		}
+	}
+	if n := s.prov.Produced(); n != 0 {
+		t.Errorf("the SelectorFilter scanned %d T_Gen instances", n)
+	}
+	cases := []struct {
+		name, uri, body, want string
+	}{
+		{"all keys, CreationClassName of a subclass", uriCS, filter("CreationClassName", "HC_ComputerSystem", "Name", "vm1"), "HC_ComputerSystem"},
+		{"all keys, None", uriCS, `<wsmb:PolymorphismMode>None</wsmb:PolymorphismMode>` + filter("CreationClassName", "HC_ComputerSystem", "Name", "vm1"), ""},
+		{"some keys, None", uriCS, `<wsmb:PolymorphismMode>None</wsmb:PolymorphismMode>` + filter("Name", "host1"), "CIM_ComputerSystem"},
+		{"some keys", uriCS, filter("Name", "vm1"), "HC_ComputerSystem"},
+		{"__cimnamespace is no key", uriCS, filter("__cimnamespace", "root/virt", "Name", "vm1"), "HC_ComputerSystem"},
+		{"no match", uriCS, filter("Name", "vm9"), ""},
+		{"typed key", DMTFClassPrefix + "CIM_LogicalDisk", filter("DeviceID", "disk0", "SystemName", "host1"), "CIM_LogicalDisk"},
+	}
+	opt := `<wsman:OptimizeEnumeration/><wsman:MaxElements>50</wsman:MaxElements>`
+	for _, c := range cases {
+		items, _ := enumerateAll(t, s, c.uri, "", `<wsen:Enumerate>`+opt+c.body+`</wsen:Enumerate>`, 50)
+		if got := localNames(items); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+	// A selector that is no key of the class, or an EPR that does not
+	// parse, cannot be processed.
+	for _, body := range []string{
+		filter("Nope", "x"),
+		`<wsman:Filter Dialect="` + dialectSelector + `"><wsman:SelectorSet><wsman:Selector Name="Name"><wsa:EndpointReference><wsa:Address>x</wsa:Address></wsa:EndpointReference></wsman:Selector></wsman:SelectorSet></wsman:Filter>`,
+		filter("__cimnamespace", "root/virt"),
+	} {
+		st, root, raw := s.post(t, envelope(actionEnumerate, uriCS, "", `<wsen:Enumerate>`+body+`</wsen:Enumerate>`))
+		if _, sub, _ := faultOf(root); st != 400 || sub != "wsman:CannotProcessFilter" {
+			t.Errorf("%s: %d %s\n%s", body, st, sub, raw)
+		}
+	}
+}

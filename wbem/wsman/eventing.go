@@ -15,7 +15,6 @@ import (
 
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/wbem"
-	"github.com/hypercim/hypercim/wbem/query"
 )
 
 // WS-Eventing (DSP0226 clause 10, DSP0227 clause 10) on the core's
@@ -444,127 +443,67 @@ const supportedDialects = `<wse:SupportedDialect xmlns:wse="` + nsWSE + `">` + d
 	`<wse:SupportedDialect xmlns:wse="` + nsWSE + `">` + dialectWQLMicrosft + `</wse:SupportedDialect>` +
 	`<wse:SupportedDialect xmlns:wse="` + nsWSE + `">` + dialectCQL + `</wse:SupportedDialect>`
 
-// resolveFilter decides what a subscription selects (DSP0227 10.2): on
-// the all-classes URI its WQL or CQL filter; on an indication class,
-// the filter (whose FROM class must be that class or a subclass) or every
-// indication of the class; on a CIM_IndicationFilter instance, that
-// filter's query and source namespaces.
+// resolveFilter decides what a subscription selects (DSP0227 10.2), as
+// the core's ResolveSubscription says: on the all-classes URI its WQL or
+// CQL filter; on an indication class, the filter or every indication of
+// the class; on a CIM_IndicationFilter instance, that filter's query and
+// source namespaces. The adapter only maps the core's answer to faults.
 func (ev *events) resolveFilter(ctx context.Context, res resource, selNS string, keys []selector, sr *subscribeRequest) (lang, text string, sources []string, err error) {
-	ns := ev.h.namespace(res, selNS)
+	t := wbem.SubscriptionTarget{Namespace: res.namespace, DefaultNamespace: ev.h.cfg.DefaultNamespace}
+	if t.Namespace == "" {
+		t.Namespace = selNS
+	}
 	switch res.kind {
 	case resourceAll:
-		if len(keys) > 0 {
-			return "", "", nil, selectorFault(detailUnexpectedSelectors, "a subscription to %s takes only the %s selector", AllClassesURI, cimNamespaceSelector)
-		}
-		if sr.filter == nil {
-			return "", "", nil, unsupportedFault(detailFilteringRequired, "a subscription to %s needs a WQL or CQL filter", AllClassesURI)
-		}
-		if lang, text, err = filterQuery(sr); err != nil {
-			return "", "", nil, err
-		}
-		if err := ev.checkNamespace(ctx, ns); err != nil {
-			return "", "", nil, err
-		}
-		return lang, text, []string{ns}, nil
 	case resourceClass:
+		t.Class = res.class
 	default:
 		return "", "", nil, destinationFault(detailInvalidResourceURI, "%q cannot be subscribed to: use %s with a filter, or the URI of an indication class", res.uri, AllClassesURI)
 	}
-	if res.namespace == "" && selNS == "" && strings.EqualFold(res.class, wbem.ClassIndicationFilter) {
-		ns = wbem.InteropNamespace
-	}
-	cls, err := ev.h.resourceClass(ctx, ns, res.class)
-	if err != nil {
-		return "", "", nil, err
-	}
-	if ev.isA(ctx, ns, cls, wbem.ClassIndicationFilter) {
-		return ev.existingFilter(ctx, ns, cls, keys, sr)
-	}
-	if !cls.IsIndication() {
-		return "", "", nil, senderFault(subActionNotSupported, detailActionMismatch, "%s is not an indication class: subscribe to an indication class, to %s with a filter, or to a CIM_IndicationFilter", cls.Name, AllClassesURI)
-	}
-	if len(keys) > 0 {
-		return "", "", nil, selectorFault(detailUnexpectedSelectors, "a subscription to the indication class %s takes only the %s selector", cls.Name, cimNamespaceSelector)
-	}
-	if sr.filter == nil {
-		return "WQL", "SELECT * FROM " + cls.Name, []string{ns}, nil
-	}
-	if lang, text, err = filterQuery(sr); err != nil {
-		return "", "", nil, err
-	}
-	if sel, perr := query.ParseSelect(lang, text); perr == nil {
-		// A query that does not parse is reported by the core.
-		from, err := ev.h.cfg.Ops.GetClass(ctx, ns, sel.ClassName, cim.ClassFilter{})
-		if err == nil && !ev.isA(ctx, ns, from, cls.Name) {
-			return "", "", nil, senderFault(subCannotProcessFilter, "", "the filter selects %s, which is not the subscribed class %s or a subclass of it", from.Name, cls.Name)
-		}
-	}
-	return lang, text, []string{ns}, nil
-}
-
-// checkNamespace tells an unknown namespace (wsa:DestinationUnreachable)
-// from one without indications (wse:EventSourceUnableToProcess).
-func (ev *events) checkNamespace(ctx context.Context, ns string) error {
-	_, err := ev.h.cfg.Ops.GetClass(ctx, ns, "CIM_Indication", cim.ClassFilter{})
-	switch cim.StatusOf(err) {
-	case 0:
-		return nil
-	case cim.ErrInvalidNamespace:
-		f := destinationFault("", "the namespace %s does not exist", ns)
-		f.CIM = cim.AsError(err)
-		return f
-	case cim.ErrNotFound, cim.ErrInvalidClass:
-		return senderFault(subEventSourceUnable, "", "the namespace %s has no indication classes", ns)
-	}
-	return err
-}
-
-// isA reports whether cls is the class name or one of its subclasses.
-func (ev *events) isA(ctx context.Context, ns string, cls *cim.Class, name string) bool {
-	for range 64 {
-		if cim.EqualNames(cls.Name, name) {
-			return true
-		}
-		if cls.SuperClass == "" {
-			return false
-		}
-		var err error
-		if cls, err = ev.h.cfg.Ops.GetClass(ctx, ns, cls.SuperClass, cim.ClassFilter{}); err != nil {
-			return false
-		}
-	}
-	return false
-}
-
-// existingFilter reads the CIM_IndicationFilter instance the selectors
-// name (DSP0227 10.2.1.3: subscribing with an existing filter).
-func (ev *events) existingFilter(ctx context.Context, ns string, cls *cim.Class, keys []selector, sr *subscribeRequest) (string, string, []string, error) {
-	if sr.filter != nil {
-		return "", "", nil, senderFault(subEvtFilteringNotSupp, "", "a subscription to an existing %s takes its query from the filter instance: leave the filter out", cls.Name)
-	}
-	if len(keys) == 0 {
-		return "", "", nil, selectorFault(detailInsufficientSelectors, "name the %s instance with its key selectors", cls.Name)
-	}
-	kb, f := keyBindings(keys, 0)
-	if f != nil {
+	var f *Fault
+	if t.Keys, f = keyBindings(keys, 0); f != nil {
 		return "", "", nil, f
 	}
-	inst, err := ev.h.cfg.Ops.GetInstance(ctx, ns, cim.NewInstancePath(ns, cls.Name, kb...), wbem.InstanceOptions{})
-	if err != nil {
-		return "", "", nil, err
-	}
-	sources := []string{ns}
-	if v := inst.Get("SourceNamespaces"); v.IsArray() && !v.IsNull() && v.Len() > 0 {
-		sources = sources[:0]
-		for i := range v.Len() {
-			if !v.IsNullAt(i) {
-				sources = append(sources, v.Index(i).Str())
-			}
+	if sr.filter != nil {
+		if t.QueryLanguage, t.Query, err = filterQuery(sr); err != nil {
+			return "", "", nil, err
 		}
-	} else if v := inst.Get("SourceNamespace"); !v.IsNull() && v.Str() != "" {
-		sources = []string{v.Str()}
 	}
-	return inst.Get("QueryLanguage").Str(), inst.Get("Query").Str(), sources, nil
+	req, err := ev.x.ResolveSubscription(ctx, t)
+	if err != nil {
+		return "", "", nil, targetFault(err, res)
+	}
+	return req.QueryLanguage, req.Query, req.SourceNamespaces, nil
+}
+
+// targetFault maps the core's refusal of a subscription target.
+func targetFault(err error, res resource) error {
+	ce := cim.AsError(err)
+	var f *Fault
+	switch {
+	case errors.Is(err, wbem.ErrQueryRequired):
+		f = unsupportedFault(detailFilteringRequired, "a subscription to %s needs a WQL or CQL filter", AllClassesURI)
+	case errors.Is(err, wbem.ErrNotIndicationClass):
+		f = senderFault(subActionNotSupported, detailActionMismatch, "%s: subscribe to an indication class, to %s with a filter, or to a CIM_IndicationFilter", ce.Description, AllClassesURI)
+	case errors.Is(err, wbem.ErrUnexpectedKeys):
+		f = selectorFault(detailUnexpectedSelectors, "%s: give only the %s selector", ce.Description, cimNamespaceSelector)
+	case errors.Is(err, wbem.ErrFilterKeys):
+		f = selectorFault(detailInsufficientSelectors, "%s", ce.Description)
+	case errors.Is(err, wbem.ErrQueryWithFilter):
+		f = senderFault(subEvtFilteringNotSupp, "", "%s: leave the filter out", ce.Description)
+	case errors.Is(err, wbem.ErrQueryOutsideClass):
+		f = senderFault(subCannotProcessFilter, "", "%s", ce.Description)
+	case errors.Is(err, wbem.ErrNoIndicationClasses):
+		f = senderFault(subEventSourceUnable, "", "%s", ce.Description)
+	case ce.Status == cim.ErrInvalidClass && res.kind == resourceClass:
+		f = destinationFault(detailInvalidResourceURI, "%s", ce.Description)
+	case ce.Status == cim.ErrInvalidNamespace, ce.Status == cim.ErrNotFound, ce.Status == cim.ErrAccessDenied:
+		return faultFromCIM(err)
+	default:
+		return subscribeFault(err)
+	}
+	f.CIM = ce
+	return f
 }
 
 // filterQuery returns the query language and text of a WQL or CQL filter.

@@ -338,14 +338,20 @@ func checkContentType(ct string) *Fault {
 	return nil
 }
 
-// authenticate returns the caller. Identify may be anonymous (DSP0226
-// clause 11); every other request must authenticate, with a TLS client
-// certificate, HTTP Basic (preemptive or after the challenge) or HTTP
-// Digest, and gets 401 with both challenges otherwise.
+// authenticate returns the caller. Identify is anonymous (DSP0226
+// clause 11): it is answered whatever credentials come with it (wsl sends
+// them), which are not checked, so that neither a wrong password nor an
+// address blocked for failed logins stops it, and it counts as no login.
+// Every other request must authenticate, with a TLS client certificate,
+// HTTP Basic (preemptive or after the challenge) or HTTP Digest, and gets
+// 401 with both challenges otherwise.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, identify bool) (wbem.Principal, bool) {
 	a := h.cfg.Auth
 	if a == nil {
 		return wbem.Principal{User: "(no-auth)", Unrestricted: true}, true
+	}
+	if identify {
+		return wbem.Principal{User: "(anonymous)"}, true
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		if p, err := a.AuthenticateCertificate(r.TLS.VerifiedChains[0][0], true, r.RemoteAddr); err == nil {
@@ -372,9 +378,6 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, identify 
 	}
 	if err == nil {
 		return p, true
-	}
-	if identify && errors.Is(err, errNoCredentials) {
-		return wbem.Principal{User: "(anonymous)"}, true
 	}
 	hd := w.Header()
 	hd.Add("WWW-Authenticate", `Basic realm="`+auth.DigestRealm+`"`)

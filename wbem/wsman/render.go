@@ -4,9 +4,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem/internal/xmlesc"
 )
 
 // Rendering of CIM data as DSP0230 XML. Everything appends to a byte
@@ -24,93 +24,13 @@ type renderOptions struct {
 	asClass string
 }
 
-// escapeTable has a '1' for each byte that cannot be copied as is into
-// character data or a double-quoted attribute: the markup characters
-// & < > ", carriage return, the other control characters except tab and
-// newline, and the first byte of every non-ASCII sequence (which is then
-// validated).
-const escapeTable = "" +
-	"1111111110011111111111111111111100100010000000000000000000001010" +
-	"0000000000000000000000000000000000000000000000000000000000000000" +
-	"1111111111111111111111111111111111111111111111111111111111111111" +
-	"1111111111111111111111111111111111111111111111111111111111111111"
-
 // appendEscaped appends s as XML character data (also safe in double-quoted
-// attribute values). Carriage returns are written as &#xD; so that they
-// survive parsing; characters XML 1.0 cannot carry at all (other control
-// characters, invalid UTF-8, U+FFFE, U+FFFF) become U+FFFD, so no value can
-// produce a document the client fails to parse.
-func appendEscaped(dst []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		for i+16 <= len(s) && (escapeMask(word(s[i:]))|escapeMask(word(s[i+8:])))&highBits == 0 {
-			i += 16
-		}
-		for i+8 <= len(s) && escapeMask(word(s[i:]))&highBits == 0 {
-			i += 8
-		}
-		if i == len(s) {
-			break
-		}
-		c := s[i]
-		if escapeTable[c] == '0' {
-			i++
-			continue
-		}
-		var repl string
-		width := 1
-		switch {
-		case c == '&':
-			repl = "&amp;"
-		case c == '<':
-			repl = "&lt;"
-		case c == '>':
-			repl = "&gt;"
-		case c == '"':
-			repl = "&quot;"
-		case c == '\r':
-			repl = "&#xD;"
-		case c < 0x20:
-			repl = "\uFFFD"
-		default:
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if (r != utf8.RuneError || n > 1) && r != 0xFFFE && r != 0xFFFF {
-				i += n
-				continue
-			}
-			repl, width = "\uFFFD", n
-		}
-		dst = append(dst, s[start:i]...)
-		dst = append(dst, repl...)
-		i += width
-		start = i
-	}
-	return append(dst, s[start:]...)
-}
-
-// word returns the first 8 bytes of s, little-endian (one load).
-func word(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// highBits has the high bit of each of 8 bytes.
-const highBits = 0x8080808080808080
-
-// escapeMask tests the 8 bytes of x at once for the bytes appendEscaped
-// must look at: the result has a byte's high bit set (within highBits) for
-// at least one such byte if there is one, and for none otherwise. They are
-// the bytes below 0x20, at or above 0x80, and & < > " (a superset of the
-// escape table: tab and newline are then let through byte by byte). For
-// y without a zero byte (y-ones)&^y has no high bit set, and it has one
-// for the first zero byte otherwise; x^c has a zero byte where x holds c,
-// and x-0x20.. flags bytes below 0x20 alike.
-func escapeMask(x uint64) uint64 {
-	const ones = 0x0101010101010101
-	amp, lt, gt, quot := x^('&'*ones), x^('<'*ones), x^('>'*ones), x^('"'*ones)
-	return x | (amp-ones)&^amp | (lt-ones)&^lt | (gt-ones)&^gt | (quot-ones)&^quot | (x-0x20*ones)&^x
-}
+// attribute values), with the escaping routine CIM-XML shares: carriage
+// returns are written as &#xD; so that they survive parsing; characters
+// XML 1.0 cannot carry at all (other control characters, invalid UTF-8,
+// U+FFFE, U+FFFF) become U+FFFD, so no value can produce a document the
+// client fails to parse.
+func appendEscaped(dst []byte, s string) []byte { return xmlesc.Append(dst, s, xmlesc.EscapeCR) }
 
 // appendElem appends <prefix:local>text</prefix:local> with text escaped.
 func appendElem(dst []byte, tag, text string) []byte {

@@ -6,31 +6,29 @@ import (
 	"unicode/utf8"
 )
 
-// isEscapeCandidate is what escapeMask must find: a byte the escape table
-// marks, or a tab or newline.
-func isEscapeCandidate(c byte) bool { return escapeTable[c] == '1' || c == '\t' || c == '\n' }
-
-func TestEscapeMaskExact(t *testing.T) {
-	check := func(w [8]byte) {
+// TestAppendEscapedExhaustive checks appendEscaped against
+// escapeReference for every byte value at every position of strings long
+// enough for the escaping routine's sixteen- and eight-byte fast paths and
+// its byte-wise tail, and for random strings.
+func TestAppendEscapedExhaustive(t *testing.T) {
+	check := func(s string) {
 		t.Helper()
-		want := false
-		for _, c := range w {
-			want = want || isEscapeCandidate(c)
-		}
-		if got := escapeMask(word(string(w[:])))&highBits != 0; got != want {
-			t.Fatalf("escapeMask(%q) = %v, want %v", w[:], got, want)
+		if got, want := string(appendEscaped([]byte("x"), s)), "x"+escapeReference(s); got != want {
+			t.Fatalf("appendEscaped(%q) = %q, want %q", s, got, want)
 		}
 	}
+	base := []byte("abcdefghijklmnopqrstuvwx")
 	for c := 0; c < 256; c++ {
-		for pos := 0; pos < 8; pos++ {
-			w := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+		for pos := range base {
+			w := append([]byte(nil), base...)
 			w[pos] = byte(c)
-			check(w)
+			check(string(w))
+			check(string(w[:pos+1]))
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 200000; i++ {
-		var w [8]byte
+		w := make([]byte, 8+r.IntN(25))
 		for j := range w {
 			// Mostly printable ASCII, sometimes anything.
 			if r.IntN(8) == 0 {
@@ -39,7 +37,7 @@ func TestEscapeMaskExact(t *testing.T) {
 				w[j] = byte(0x20 + r.IntN(0x5f))
 			}
 		}
-		check(w)
+		check(string(w))
 	}
 }
 

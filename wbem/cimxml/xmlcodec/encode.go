@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/wbem/internal/xmlesc"
 )
 
 // Encoder appends CIM-XML (DSP0201) to a byte slice. It is written by hand
@@ -53,121 +54,23 @@ type Encoder struct {
 func (e *Encoder) Str(s string) { e.B = append(e.B, s...) }
 
 // Text appends s escaped for element content or a double-quoted attribute.
-func (e *Encoder) Text(s string) { e.B = appendEscaped(e.B, s, e.EscapeWhitespace) }
+func (e *Encoder) Text(s string) { e.B = xmlesc.Append(e.B, s, e.ws()) }
 
 // Attr appends ` name="value"`.
 func (e *Encoder) Attr(name, value string) {
 	e.B = append(e.B, ' ')
 	e.B = append(e.B, name...)
 	e.B = append(e.B, '=', '"')
-	e.B = appendEscaped(e.B, value, e.EscapeWhitespace)
+	e.B = xmlesc.Append(e.B, value, e.ws())
 	e.B = append(e.B, '"')
 }
 
-// escapeTable has a '1' for each byte that cannot be copied as is into
-// Text or a double-quoted attribute: the markup characters & < > ", the
-// control characters and the first byte of every non-ASCII sequence
-// (which is then validated).
-const escapeTable = "" +
-	"1111111111111111111111111111111100100010000000000000000000001010" +
-	"0000000000000000000000000000000000000000000000000000000000000000" +
-	"1111111111111111111111111111111111111111111111111111111111111111" +
-	"1111111111111111111111111111111111111111111111111111111111111111"
-
-// appendEscaped appends s with the five predefined entities where markup
-// needs them. Tab, newline and carriage return pass through, or become
-// character references with refs; other control characters, invalid
-// UTF-8 and the non-characters U+FFFE and U+FFFF, which XML 1.0 cannot
-// carry at all, become U+FFFD.
-func appendEscaped(dst []byte, s string, refs bool) []byte {
-	start, i := 0, 0
-	for i < len(s) {
-		// Skip plain bytes sixteen and eight at a time: most text needs
-		// no escaping. Runs of letters (0x40 to 0x7F) take two operations
-		// per word; other words get plain8's full test.
-		for i+16 <= len(s) {
-			x, y := load8(s[i:]), load8(s[i+8:])
-			if (x|y)&highs != 0 || (x+0x40*ones)&(y+0x40*ones)&highs != highs {
-				break
-			}
-			i += 16
-		}
-		for i+8 <= len(s) && plain8(load8(s[i:])) {
-			i += 8
-		}
-		// Then byte by byte to the end of the word that needs care.
-		for stop := min(i+8, len(s)); i < stop; {
-			c := s[i]
-			if escapeTable[c] == '0' {
-				i++
-				continue
-			}
-			var repl string
-			width := 1
-			switch {
-			case c == '&':
-				repl = "&amp;"
-			case c == '<':
-				repl = "&lt;"
-			case c == '>':
-				repl = "&gt;"
-			case c == '"':
-				repl = "&quot;"
-			case c == '\t' || c == '\n' || c == '\r':
-				if !refs {
-					i++
-					continue
-				}
-				switch c {
-				case '\t':
-					repl = "&#9;"
-				case '\n':
-					repl = "&#10;"
-				default:
-					repl = "&#13;"
-				}
-			case c < 0x20:
-				repl = "\uFFFD"
-			default:
-				r, n := utf8.DecodeRuneInString(s[i:])
-				if (r != utf8.RuneError || n > 1) && r != 0xFFFE && r != 0xFFFF {
-					i += n
-					continue
-				}
-				repl, width = "\uFFFD", n
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, repl...)
-			i += width
-			start = i
-		}
+// ws is how the Encoder writes tab, line feed and carriage return.
+func (e *Encoder) ws() xmlesc.Whitespace {
+	if e.EscapeWhitespace {
+		return xmlesc.EscapeWhitespace
 	}
-	return append(dst, s[start:]...)
-}
-
-// ones and highs are the byte-wise constants of plain8's word tests.
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
-
-// load8 returns the first eight bytes of s as a little-endian word (one
-// load).
-func load8(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// plain8 reports whether none of the eight bytes of x needs escaping: no
-// byte below 0x20 or from 0x80, and none of & < > ". It tests all eight at
-// once (the bit tricks of "Bit Twiddling Hacks": a byte of x is zero
-// exactly when the high bit of (x-0x01..) &^ x is set).
-func plain8(x uint64) bool {
-	amp, lt, gt, quot := x^'&'*ones, x^'<'*ones, x^'>'*ones, x^'"'*ones
-	bad := x | (x-0x20*ones)&^x // non-ASCII, below 0x20
-	bad |= (amp-ones)&^amp | (lt-ones)&^lt | (gt-ones)&^gt | (quot-ones)&^quot
-	return bad&highs == 0
+	return xmlesc.KeepWhitespace
 }
 
 // --- errors ------------------------------------------------------------
@@ -385,7 +288,7 @@ func (e *Encoder) embedded(inst *cim.Instance, cls *cim.Class) {
 	} else {
 		inner.Class(cls)
 	}
-	e.B = appendEscaped(e.B, string(inner.B), e.EscapeWhitespace)
+	e.B = xmlesc.Append(e.B, string(inner.B), e.ws())
 	e.scratch = inner.B
 }
 
@@ -427,7 +330,7 @@ func (e *Encoder) arrayElements(v cim.Value) {
 	switch v.Type() {
 	case cim.TypeString:
 		if v.Embedded() == cim.EmbeddedNone {
-			appendElements(e, v, v.StrArray(), func(b []byte, s string) []byte { return appendEscaped(b, s, e.EscapeWhitespace) })
+			appendElements(e, v, v.StrArray(), func(b []byte, s string) []byte { return xmlesc.Append(b, s, e.ws()) })
 			return
 		}
 	case cim.TypeUint8:
@@ -665,7 +568,7 @@ func (e *Encoder) plainProperty(p *cim.Property) bool {
 		return false
 	}
 	e.Str(`<PROPERTY NAME="`)
-	e.B = appendEscaped(e.B, p.Name, e.EscapeWhitespace)
+	e.B = xmlesc.Append(e.B, p.Name, e.ws())
 	e.Str(`" TYPE="`)
 	e.Str(t.String())
 	switch {
@@ -674,7 +577,7 @@ func (e *Encoder) plainProperty(p *cim.Property) bool {
 		return true
 	case t == cim.TypeString:
 		e.Str(`"><VALUE>`)
-		e.B = appendEscaped(e.B, v.Str(), e.EscapeWhitespace)
+		e.B = xmlesc.Append(e.B, v.Str(), e.ws())
 	default:
 		e.Str(`"><VALUE>`)
 		e.B = v.AppendText(e.B)

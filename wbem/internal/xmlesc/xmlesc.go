@@ -1,0 +1,118 @@
+package xmlesc
+
+import "unicode/utf8"
+
+// Whitespace says how Append writes tab, line feed and carriage return.
+type Whitespace uint8
+
+const (
+	// KeepWhitespace copies them as they are, for receivers that decode
+	// no character references (sblim-wbemcli).
+	KeepWhitespace Whitespace = iota
+	// EscapeCR writes a carriage return as &#xD;, which XML's line-end
+	// normalization would otherwise turn into a line feed; tab and line
+	// feed are copied.
+	EscapeCR
+	// EscapeWhitespace writes all three as character references (&#x9;
+	// &#xA; &#xD;), which also survive attribute-value normalization.
+	EscapeWhitespace
+)
+
+// table has a '1' for each byte that cannot be copied as is: the markup
+// characters & < > ", the control characters and the first byte of every
+// non-ASCII sequence (which is then validated).
+const table = "" +
+	"1111111111111111111111111111111100100010000000000000000000001010" +
+	"0000000000000000000000000000000000000000000000000000000000000000" +
+	"1111111111111111111111111111111111111111111111111111111111111111" +
+	"1111111111111111111111111111111111111111111111111111111111111111"
+
+// Append appends s to dst escaped for character data or a double-quoted
+// attribute value.
+func Append(dst []byte, s string, ws Whitespace) []byte {
+	start, i := 0, 0
+	for i < len(s) {
+		// Skip plain bytes sixteen and eight at a time: most text needs
+		// no escaping. Runs of letters (0x40 to 0x7F) take two operations
+		// per word; other words get plain8's full test.
+		for i+16 <= len(s) {
+			x, y := load8(s[i:]), load8(s[i+8:])
+			if (x|y)&highs != 0 || (x+0x40*ones)&(y+0x40*ones)&highs != highs {
+				break
+			}
+			i += 16
+		}
+		for i+8 <= len(s) && plain8(load8(s[i:])) {
+			i += 8
+		}
+		// Then byte by byte to the end of the word that needs care.
+		for stop := min(i+8, len(s)); i < stop; {
+			c := s[i]
+			if table[c] == '0' {
+				i++
+				continue
+			}
+			var repl string
+			width := 1
+			switch {
+			case c == '&':
+				repl = "&amp;"
+			case c == '<':
+				repl = "&lt;"
+			case c == '>':
+				repl = "&gt;"
+			case c == '"':
+				repl = "&quot;"
+			case c == '\r' && ws != KeepWhitespace:
+				repl = "&#xD;"
+			case (c == '\t' || c == '\n') && ws == EscapeWhitespace:
+				repl = "&#x9;"
+				if c == '\n' {
+					repl = "&#xA;"
+				}
+			case c == '\t' || c == '\n' || c == '\r':
+				i++
+				continue
+			case c < 0x20:
+				repl = "\uFFFD"
+			default:
+				r, n := utf8.DecodeRuneInString(s[i:])
+				if (r != utf8.RuneError || n > 1) && r != 0xFFFE && r != 0xFFFF {
+					i += n
+					continue
+				}
+				repl, width = "\uFFFD", n
+			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, repl...)
+			i += width
+			start = i
+		}
+	}
+	return append(dst, s[start:]...)
+}
+
+// ones and highs are the byte-wise constants of plain8's word tests.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// load8 returns the first eight bytes of s as a little-endian word (one
+// load).
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plain8 reports whether none of the eight bytes of x needs escaping: no
+// byte below 0x20 or from 0x80, and none of & < > ". It tests all eight at
+// once (the bit tricks of "Bit Twiddling Hacks": a byte of x is zero
+// exactly when the high bit of (x-0x01..) &^ x is set).
+func plain8(x uint64) bool {
+	amp, lt, gt, quot := x^'&'*ones, x^'<'*ones, x^'>'*ones, x^'"'*ones
+	bad := x | (x-0x20*ones)&^x // non-ASCII, below 0x20
+	bad |= (amp-ones)&^amp | (lt-ones)&^lt | (gt-ones)&^gt | (quot-ones)&^quot
+	return bad&highs == 0
+}

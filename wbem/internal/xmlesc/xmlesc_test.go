@@ -1,0 +1,105 @@
+package xmlesc
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestAppend(t *testing.T) {
+	for _, tc := range []struct {
+		in                  string
+		keep, cr, allSpaces string
+	}{
+		{"plain", "plain", "plain", "plain"},
+		{`a<b>c&d"e'f`, `a&lt;b&gt;c&amp;d&quot;e'f`, `a&lt;b&gt;c&amp;d&quot;e'f`, `a&lt;b&gt;c&amp;d&quot;e'f`},
+		{"tab\tnl\ncr\r", "tab\tnl\ncr\r", "tab\tnl\ncr&#xD;", "tab&#x9;nl&#xA;cr&#xD;"},
+		{"nul\x00bell\x07", "nul\uFFFDbell\uFFFD", "nul\uFFFDbell\uFFFD", "nul\uFFFDbell\uFFFD"},
+		{"ünïcode ✓", "ünïcode ✓", "ünïcode ✓", "ünïcode ✓"},
+		{"bad\xffutf8", "bad\uFFFDutf8", "bad\uFFFDutf8", "bad\uFFFDutf8"},
+		{"trunc\xe2\x9c", "trunc\uFFFD\uFFFD", "trunc\uFFFD\uFFFD", "trunc\uFFFD\uFFFD"},
+		{"nonchar\uFFFE\uFFFF", "nonchar\uFFFD\uFFFD", "nonchar\uFFFD\uFFFD", "nonchar\uFFFD\uFFFD"},
+		{strings.Repeat("abcdefgh", 4) + "<" + strings.Repeat("x", 17), strings.Repeat("abcdefgh", 4) + "&lt;" + strings.Repeat("x", 17), "", ""},
+		{"", "", "", ""},
+	} {
+		for ws, want := range map[Whitespace]string{KeepWhitespace: tc.keep, EscapeCR: tc.cr, EscapeWhitespace: tc.allSpaces} {
+			if want == "" && tc.in != "" {
+				continue
+			}
+			if got := string(Append([]byte("prefix:"), tc.in, ws)); got != "prefix:"+want {
+				t.Errorf("Append(%q, %d) = %q, want %q", tc.in, ws, got, "prefix:"+want)
+			}
+		}
+	}
+}
+
+// plain8 agrees with the byte table on words of every byte value.
+func TestPlain8(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		for _, fill := range []byte{'a', ' ', '0', 'Z'} {
+			for pos := 0; pos < 8; pos++ {
+				w := []byte{fill, fill, fill, fill, fill, fill, fill, fill}
+				w[pos] = byte(b)
+				want := table[b] == '0'
+				if got := plain8(load8(string(w))); got != want {
+					t.Fatalf("plain8(%q) = %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzAppend checks with encoding/xml that the output is well-formed in
+// an attribute and in content, and reads back as the input: exactly with
+// EscapeWhitespace, with what XML cannot carry replaced by U+FFFD.
+func FuzzAppend(f *testing.F) {
+	for _, s := range []string{"", "plain", "a<b>&\"c\"'", "x\ty\r\nz\r", "\x00\x1f\x7f", "\xff\xe2\x9c", "\uFFFE ünï ✓", strings.Repeat("letters&", 9)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		esc := string(Append(nil, s, EscapeWhitespace))
+		var doc struct {
+			A    string `xml:"a,attr"`
+			Text string `xml:",chardata"`
+		}
+		if err := xml.Unmarshal([]byte(`<e a="`+esc+`">`+esc+`</e>`), &doc); err != nil {
+			t.Fatalf("Append(%q) = %q: not well-formed: %v", s, esc, err)
+		}
+		if want := carried(s); doc.A != want || doc.Text != want {
+			t.Fatalf("Append(%q) = %q reads back as %q (attribute) and %q (content), want %q", s, esc, doc.A, doc.Text, want)
+		}
+	})
+}
+
+// carried is s with what XML 1.0 cannot carry replaced by U+FFFD.
+func carried(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1, r == 0xFFFE, r == 0xFFFF, r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+			b.WriteRune(0xFFFD)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func BenchmarkAppend(b *testing.B) {
+	for _, tc := range []struct{ name, s string }{
+		{"letters", strings.Repeat("a", 520)},
+		{"text", strings.Repeat("generated 12345 Name-of.item ", 18)},
+		{"markup", strings.Repeat(`a<b>&"c" `, 58)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.s)))
+			buf := make([]byte, 0, 4096)
+			for i := 0; i < b.N; i++ {
+				buf = Append(buf[:0], tc.s, KeepWhitespace)
+			}
+		})
+	}
+}
