@@ -1,5 +1,3 @@
-// Command hypercim is the hypercim command-line tool: MOF compilation, VMDK
-// images, virtual machines in the foreground, and user administration.
 package main
 
 import (

@@ -212,6 +212,16 @@ func readPassword(env *cliEnv) (string, error) {
 	return line, nil
 }
 
+// readNewPassword reads a password with readPassword and applies the
+// policy for passwords people choose (auth.CheckNewPassword).
+func readNewPassword(env *cliEnv) (string, error) {
+	password, err := readPassword(env)
+	if err != nil {
+		return "", err
+	}
+	return password, auth.CheckNewPassword(password)
+}
+
 func runUserAdd(env *cliEnv, s *auth.Store, f *userFlags, args []string) error {
 	if !auth.ValidUserName(args[0]) {
 		return fmt.Errorf("invalid user name %q: use 1 to 64 letters, digits, '.', '_', '-' or '@'", args[0])
@@ -219,7 +229,7 @@ func runUserAdd(env *cliEnv, s *auth.Store, f *userFlags, args []string) error {
 	if _, exists := s.User(args[0]); exists {
 		return fmt.Errorf("user %s already exists (use 'hypercim user passwd' to change the password)", args[0])
 	}
-	password, err := readPassword(env)
+	password, err := readNewPassword(env)
 	if err != nil {
 		return err
 	}
@@ -246,7 +256,7 @@ func runUserPasswd(env *cliEnv, s *auth.Store, f *userFlags, args []string) erro
 	if _, ok := s.User(args[0]); !ok {
 		return fmt.Errorf("%w: %s", auth.ErrNoSuchUser, args[0])
 	}
-	password, err := readPassword(env)
+	password, err := readNewPassword(env)
 	if err != nil {
 		return err
 	}

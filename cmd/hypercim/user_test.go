@@ -47,12 +47,21 @@ func TestUserCommands(t *testing.T) {
 	if out := must("", "user", "list"); !strings.Contains(out, "no users") {
 		t.Errorf("list of no users: %q", out)
 	}
-	if out := must("s3cret\n", "user", "add", "alice"); !strings.Contains(out, "user alice created") {
+	if out := must("s3cret words\n", "user", "add", "alice"); !strings.Contains(out, "user alice created") {
 		t.Errorf("add: %q", out)
 	}
-	must("root-pw\n", "user", "--data-dir", dir, "add", "--admin", "root", "--digest")
+	must("root-password\n", "user", "--data-dir", dir, "add", "--admin", "root", "--digest")
 	fails(1, "already exists", "x\n", "user", "add", "alice")
 	fails(1, "no password", "", "user", "add", "bob")
+	// Passwords people choose have at least 8 characters (runes, not
+	// bytes), and at most bcrypt's 72 bytes.
+	fails(1, "the password has 1 characters; use at least 8", "x\n", "user", "add", "bob")
+	fails(1, "the password has 7 characters; use at least 8", "ünïcöde\n", "user", "add", "bob")
+	fails(1, "longer than 72 bytes", strings.Repeat("p", 73)+"\n", "user", "add", "bob")
+	if strings.Contains(must("", "user", "list"), "bob") {
+		t.Error("a refused password created the user")
+	}
+	must("ünïcödes\n", "user", "add", "bob")
 	fails(1, "invalid user name", "pw\n", "user", "add", "bad:name")
 	fails(2, "expected NAME", "", "user", "add")
 	fails(2, "unknown subcommand", "", "user", "frobnicate")
@@ -74,7 +83,7 @@ func TestUserCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.Authenticate("alice", "s3cret", "127.0.0.1:1")
+	p, err := s.Authenticate("alice", "s3cret words", "127.0.0.1:1")
 	if err != nil || !s.Allowed(p, "root/virt", true) || s.Allowed(p, "root/interop", true) {
 		t.Fatalf("alice: %v %v", p, err)
 	}
@@ -88,10 +97,11 @@ func TestUserCommands(t *testing.T) {
 
 	must("", "user", "revoke", "alice", "root/virt")
 	fails(1, "has no right", "", "user", "revoke", "alice", "root/virt")
-	must("new-pw\n", "user", "passwd", "alice")
+	fails(1, "use at least 8", "short\n", "user", "passwd", "alice")
+	must("new-password\n", "user", "passwd", "alice")
 	must("", "user", "admin", "alice", "on")
 	s.Reload()
-	if _, err := s.Authenticate("alice", "new-pw", "127.0.0.1:1"); err != nil {
+	if _, err := s.Authenticate("alice", "new-password", "127.0.0.1:1"); err != nil {
 		t.Errorf("after passwd: %v", err)
 	}
 	if !s.Allowed(wbem.Principal{User: "alice"}, "root/virt", true) {

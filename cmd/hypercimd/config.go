@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -88,7 +89,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key of --tls-cert (PEM `FILE`)")
 	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "CA certificates (PEM `FILE`) that sign client certificates; clients presenting one mapped to a user (hypercim user cert) need no password")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level (`LEVEL`): error, warn, info or debug")
-	fs.BoolVar(&c.noAuth, "no-auth", false, "serve every request without authentication (development only: anyone who can connect has full rights)")
+	fs.BoolVar(&c.noAuth, "no-auth", false, "serve every request without authentication (development only: anyone who can connect has full rights); listens on loopback addresses only")
 	c.maxRequestSize = cimxml.DefaultMaxRequestSize
 	fs.Var(&c.maxRequestSize, "max-request-size", "largest request body accepted (`SIZE` in bytes, or with a K, M or G suffix); larger ones get 413")
 	fs.StringVar(&c.dmtfSchema, "dmtf-schema", "", "compile a complete DMTF CIM Schema release from `DIR` (holding cim_schema_<version>.mof) instead of hypercim's embedded subset")
@@ -226,5 +227,58 @@ func (c *config) validate() error {
 			return fmt.Errorf("--%s must be positive", name)
 		}
 	}
+	if c.noAuth {
+		return c.loopbackOnly()
+	}
 	return nil
+}
+
+// loopbackOnly keeps a server without authentication off the network:
+// with --no-auth every listener must be on a loopback address. A default
+// address on every interface (the HTTPS ones) moves to 127.0.0.1; an
+// address given on every interface, or on another one, is refused.
+func (c *config) loopbackOnly() error {
+	for _, l := range []struct {
+		flag string
+		addr *string
+	}{
+		{"cimxml-http", &c.cimxmlHTTP}, {"cimxml-https", &c.cimxmlHTTPS},
+		{"wsman-http", &c.wsman.httpAddr}, {"wsman-https", &c.wsman.httpsAddr},
+	} {
+		if *l.addr == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(*l.addr)
+		if err != nil {
+			return fmt.Errorf("--%s %q: %v (want HOST:PORT)", l.flag, *l.addr, err)
+		}
+		if isLoopbackHost(host) {
+			continue
+		}
+		ip := net.ParseIP(host)
+		everywhere := host == "" || ip != nil && ip.IsUnspecified()
+		if everywhere && !c.explicit[l.flag] {
+			*l.addr = net.JoinHostPort("127.0.0.1", port)
+			continue
+		}
+		where := "the address " + host
+		if everywhere {
+			where = "every interface"
+		}
+		return fmt.Errorf("--no-auth serves without authentication, so it listens on loopback addresses only, and --%s %s is %s: "+
+			"use --%s %s, or --%s= to disable it; to serve other hosts, keep authentication on and create users with 'hypercim user add'",
+			l.flag, *l.addr, where, l.flag, net.JoinHostPort("127.0.0.1", port), l.flag)
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host (of HOST:PORT) names a loopback
+// address: localhost or a literal loopback IP. Other names are refused
+// rather than resolved: what a name resolves to can change.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

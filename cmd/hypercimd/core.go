@@ -138,7 +138,7 @@ func (d *daemon) serveTestProvider(srv *wbem.Server) error {
 		if err != nil {
 			return fmt.Errorf("--test-provider-prepared: %w", err)
 		}
-		if err := srv.Registry().Register(ns, prepared, "T_Dynamic", "T_Gen", "T_DynLink"); err != nil {
+		if err := srv.Registry().Register(ns, prepared, testprovider.Classes()...); err != nil {
 			return fmt.Errorf("--test-provider: %w", err)
 		}
 	} else if err := p.Register(srv.Registry(), ns); err != nil {

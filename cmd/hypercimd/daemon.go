@@ -112,7 +112,7 @@ func (d *daemon) open() error {
 	}
 	d.users = users
 	if d.cfg.noAuth {
-		d.log.Warn("--no-auth: authentication is OFF; anyone who can connect has full rights. Use this for development only.")
+		d.log.Warn("--no-auth: authentication is OFF; every local user and process that can connect has full rights (the listeners are on loopback addresses only). Use this for development only.")
 	} else {
 		file, err := users.EnsureAdmin()
 		if err != nil {

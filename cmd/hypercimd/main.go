@@ -1,9 +1,3 @@
-// Command hypercimd is the hypercim WBEM server: CIM-XML over HTTP and
-// HTTPS in front of the CIMOM core, its repository and its providers.
-//
-// Run hypercimd --help for its flags; docs/hypercimd.md describes the
-// configuration file, the data directory, TLS, the first start and
-// shutdown.
 package main
 
 import (

@@ -24,8 +24,11 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.dataDir != "/tmp/x" || c.maxRequestSize != 4<<20 || !c.noAuth || c.cimxmlHTTP != "127.0.0.1:5988" || c.cimxmlHTTPS != ":5989" {
+	if c.dataDir != "/tmp/x" || c.maxRequestSize != 4<<20 || !c.noAuth || c.cimxmlHTTP != "127.0.0.1:5988" || c.cimxmlHTTPS != "127.0.0.1:5989" {
 		t.Errorf("config = %+v", c)
+	}
+	if c, err := parseConfig(nil, io.Discard); err != nil || c.cimxmlHTTPS != ":5989" || c.wsman.httpsAddr != ":5986" {
+		t.Errorf("the HTTPS listeners default to every interface with authentication: %+v, %v", c, err)
 	}
 
 	dir := t.TempDir()
@@ -70,6 +73,52 @@ max-request-size = 512K
 		if _, err := parseConfig(args, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("parseConfig(%q, file %q) = %v, want an error containing %q", args, tc.file, err, tc.want)
 		}
+	}
+}
+
+// With --no-auth nothing listens beyond the loopback interface: the
+// HTTPS defaults (every interface) move to 127.0.0.1, and an address on
+// every interface or another one given explicitly stops the start with
+// an error that says what to use instead.
+func TestNoAuthLoopbackOnly(t *testing.T) {
+	c, err := parseConfig([]string{"--no-auth"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cimxmlHTTP != "127.0.0.1:5988" || c.cimxmlHTTPS != "127.0.0.1:5989" || c.wsman.httpAddr != "127.0.0.1:5985" || c.wsman.httpsAddr != "127.0.0.1:5986" {
+		t.Errorf("--no-auth listens on %s %s %s %s", c.cimxmlHTTP, c.cimxmlHTTPS, c.wsman.httpAddr, c.wsman.httpsAddr)
+	}
+	for _, ok := range [][]string{
+		{"--cimxml-http", "localhost:6000", "--cimxml-https", "[::1]:6001", "--wsman-https", "127.0.0.2:6002"},
+		{"--cimxml-https=", "--wsman-https="},
+	} {
+		if _, err := parseConfig(append([]string{"--no-auth"}, ok...), io.Discard); err != nil {
+			t.Errorf("--no-auth %q: %v", ok, err)
+		}
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hypercimd.conf")
+	os.WriteFile(file, []byte("no-auth = true\nwsman-https = :5986\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--no-auth", "--cimxml-https", ":5989"}, "--cimxml-https :5989 is every interface: use --cimxml-https 127.0.0.1:5989, or --cimxml-https= to disable it"},
+		{[]string{"--no-auth", "--cimxml-http", "0.0.0.0:5988"}, "--cimxml-http 0.0.0.0:5988 is every interface: use --cimxml-http 127.0.0.1:5988"},
+		{[]string{"--no-auth", "--wsman-http", "[::]:5985"}, "--wsman-http [::]:5985 is every interface"},
+		{[]string{"--no-auth", "--cimxml-http", "192.0.2.7:5988"}, "--cimxml-http 192.0.2.7:5988 is the address 192.0.2.7: use --cimxml-http 127.0.0.1:5988"},
+		{[]string{"--no-auth", "--cimxml-http", "myhost:5988"}, "is the address myhost"},
+		{[]string{"--config", file}, "--wsman-https :5986 is every interface"},
+	} {
+		_, err := parseConfig(tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "hypercim user add") {
+			t.Errorf("parseConfig(%q) = %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+	// The daemon does not start (exit 2, the message on standard error).
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--data-dir", dir, "--no-auth", "--cimxml-https", ":0"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "loopback addresses only") {
+		t.Errorf("hypercimd --no-auth --cimxml-https :0: exit %d, %s", code, stderr.String())
 	}
 }
 

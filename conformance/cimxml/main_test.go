@@ -21,13 +21,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hypercim/hypercim/conformance/internal/daemon"
 	"github.com/hypercim/hypercim/wbem/auth"
 )
 
@@ -54,16 +52,15 @@ const (
 // modelNamespaces receive testdata/cimv2.mof.
 var modelNamespaces = []string{"root/cimv2", "root/replay", "root/replay2"}
 
-// server is a running bin/hypercimd.
+// server is the running bin/hypercimd the tests share.
 type server struct {
 	root      string // repository root
+	tmp       string // holds the binaries and the data directory
 	dir       string // data directory
-	bin       string // directory of the built binaries
+	bins      *daemon.Binaries
 	httpAddr  string
 	httpsAddr string
-	cmd       *exec.Cmd
-	log       *syncBuffer
-	exited    chan error
+	d         *daemon.Daemon
 	// clientCert and clientKey are PEM files of a client certificate
 	// signed by the CA given as --tls-client-ca and mapped to certUser.
 	clientCert, clientKey string
@@ -75,8 +72,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "conformance/cimxml:", err)
 		if s != nil {
-			fmt.Fprintf(os.Stderr, "--- hypercimd log ---\n%s\n", s.log.String())
 			s.stop()
+			os.RemoveAll(s.tmp)
 		}
 		os.Exit(1)
 	}
@@ -87,115 +84,77 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "--- hypercimd log (last 8 KiB) ---\n%s\n", tail(s.log.String(), 8<<10))
+		fmt.Fprintf(os.Stderr, "--- hypercimd log (last 8 KiB) ---\n%s\n", s.d.Log.Tail(8<<10))
 	}
-	os.RemoveAll(s.bin)
+	os.RemoveAll(s.tmp)
 	os.Exit(code)
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
 // startServer builds the binaries, prepares a data directory and starts
-// hypercimd on free ports.
+// hypercimd on free ports. On error the server returned, when not nil,
+// says what to stop and remove.
 func startServer() (*server, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return nil, err
-	}
 	tmp, err := os.MkdirTemp("", "hypercim-cimxml-")
 	if err != nil {
 		return nil, err
 	}
-	s := &server{root: root, dir: filepath.Join(tmp, "data"), bin: tmp, log: &syncBuffer{}, exited: make(chan error, 1)}
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	for _, cmd := range []string{"hypercimd", "hypercim"} {
-		build := exec.Command(goTool, "build", "-o", filepath.Join(tmp, cmd), "./cmd/"+cmd)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("building %s: %v\n%s", cmd, err, out)
-		}
+	s := &server{root: daemon.ModuleRoot(), tmp: tmp, dir: filepath.Join(tmp, "data")}
+	if s.bins, err = daemon.Build(tmp); err != nil {
+		return s, err
 	}
 	// The model goes in with the MOF compiler before the server starts:
 	// into root/cimv2, and into two namespaces the replayed captures may
 	// change freely.
 	for _, ns := range modelNamespaces {
-		compile := exec.Command(filepath.Join(tmp, "hypercim"), "mof", "compile", "--quiet", "--namespace", ns,
-			"-I", filepath.Join(root, "schemas", "mof"), "--data-dir", s.dir, filepath.Join("testdata", "cimv2.mof"))
+		compile := exec.Command(s.bins.Hypercim, "mof", "compile", "--quiet", "--namespace", ns,
+			"-I", filepath.Join(s.root, "schemas", "mof"), "--data-dir", s.dir, filepath.Join("testdata", "cimv2.mof"))
 		if out, err := compile.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("hypercim mof compile: %v\n%s", err, out)
+			return s, fmt.Errorf("hypercim mof compile: %v\n%s", err, out)
 		}
 	}
 	caFile, err := s.makeClientCertificates(tmp)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.addUsers(); err != nil {
-		return nil, err
-	}
-	if s.httpAddr, err = freeAddr(); err != nil {
-		return nil, err
-	}
-	if s.httpsAddr, err = freeAddr(); err != nil {
-		return nil, err
-	}
-	s.cmd = exec.Command(filepath.Join(tmp, "hypercimd"),
-		"--data-dir", s.dir,
-		"--cimxml-http", s.httpAddr,
-		"--cimxml-https", s.httpsAddr,
-		"--tls-client-ca", caFile,
-		"--test-provider", "root/test",
-		"--test-provider-gen", fmt.Sprint(genCount),
-		"--test-provider-payload", fmt.Sprint(genPayload),
-		"--max-request-size", fmt.Sprint(maxRequestSize),
-		// Short enough for TestSlowloris, long enough that a TLS handshake
-		// (bounded by the same timeout in net/http) finishes on a loaded
-		// 2-core CI machine.
-		"--read-header-timeout", "6s",
-		"--read-timeout", "8s",
-		// Only CIM-XML: no WS-Management listeners, no virtualization.
-		"--wsman-http=", "--wsman-https=",
-		"--hypervisor", "none",
-	)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
 		return s, err
 	}
-	go func() { s.exited <- s.cmd.Wait() }()
-	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(s.log.String(), "hypercimd ready") {
-		select {
-		case err := <-s.exited:
-			s.exited <- err
-			return s, fmt.Errorf("hypercimd exited during startup: %v", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return s, errors.New("hypercimd did not become ready within 90s")
-		}
+	if err := s.addUsers(); err != nil {
+		return s, err
 	}
-	return s, nil
+	if s.httpAddr, err = daemon.FreeAddr(); err != nil {
+		return s, err
+	}
+	if s.httpsAddr, err = daemon.FreeAddr(); err != nil {
+		return s, err
+	}
+	s.d, err = daemon.Start(daemon.Options{
+		Hypercimd:   s.bins.Hypercimd,
+		DataDir:     s.dir,
+		CIMXMLHTTP:  s.httpAddr,
+		CIMXMLHTTPS: s.httpsAddr,
+		// Only CIM-XML: no WS-Management listeners, no virtualization.
+		Args: []string{
+			"--tls-client-ca", caFile,
+			"--test-provider", "root/test",
+			"--test-provider-gen", fmt.Sprint(genCount),
+			"--test-provider-payload", fmt.Sprint(genPayload),
+			"--max-request-size", fmt.Sprint(maxRequestSize),
+			// Short enough for TestSlowloris, long enough that a TLS
+			// handshake (bounded by the same timeout in net/http)
+			// finishes on a loaded 2-core CI machine.
+			"--read-header-timeout", "6s",
+			"--read-timeout", "8s",
+			"--hypervisor", "none",
+		},
+	})
+	return s, err
 }
 
 // stop ends the server with SIGTERM, as an init system does, and expects
 // a clean exit.
 func (s *server) stop() error {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.d == nil {
 		return nil
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exited:
-		s.exited <- err
-		return err
-	case <-time.After(40 * time.Second):
-		s.cmd.Process.Kill()
-		return errors.New("hypercimd did not stop within 40s of SIGTERM")
-	}
+	return s.d.Stop(40 * time.Second)
 }
 
 // addUsers creates the test users in the data directory's user store.
@@ -272,23 +231,6 @@ func (s *server) makeClientCertificates(dir string) (caFile string, err error) {
 	return caFile, nil
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
 // sharedDir is the shared material CI keeps next to the repository.
 func sharedDir(t testing.TB) string {
 	t.Helper()
@@ -297,33 +239,6 @@ func sharedDir(t testing.TB) string {
 		t.Fatalf("the shared fixtures belong at %s: %v", d, err)
 	}
 	return d
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the daemon's output goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // --- clients ------------------------------------------------------------

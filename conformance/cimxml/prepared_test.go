@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hypercim/hypercim/conformance/internal/daemon"
 	"github.com/hypercim/hypercim/wbem/auth"
 )
 
@@ -31,38 +29,21 @@ func TestPreparedInstances(t *testing.T) {
 	if err := users.AddUser(adminUser, adminPass, auth.UserOptions{Admin: true}); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := freeAddr()
+	addr, err := daemon.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
-	cmd := exec.Command(filepath.Join(srv.bin, "hypercimd"), "--data-dir", dir, "--cimxml-http", addr, "--cimxml-https=",
-		"--wsman-http=", "--wsman-https=", "--hypervisor", "none", "--test-provider", "root/test",
-		"--test-provider-gen", strconv.Itoa(count), "--test-provider-payload", strconv.Itoa(payload), "--test-provider-prepared")
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	d, err := daemon.Start(daemon.Options{Hypercimd: srv.bins.Hypercimd, DataDir: dir, CIMXMLHTTP: addr,
+		Args: []string{"--hypervisor", "none", "--test-provider", "root/test",
+			"--test-provider-gen", strconv.Itoa(count), "--test-provider-payload", strconv.Itoa(payload), "--test-provider-prepared"}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
+		if err := d.Stop(30 * time.Second); err != nil {
+			t.Errorf("%v\n%s", err, d.Log.Tail(4<<10))
 		}
 	})
-	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(log.String(), "hypercimd ready"); {
-		select {
-		case err := <-exited:
-			t.Fatalf("hypercimd exited: %v\n%s", err, log)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hypercimd did not start:\n%s", log)
-		}
-	}
 	c := &client{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}, url: "http://" + addr + "/cimom"}
 	enumerate := func(t *testing.T, params string) []byte {
 		return c.call(t, "EnumerateInstances", iparam("ClassName", `<CLASSNAME NAME="T_Gen"/>`)+params)

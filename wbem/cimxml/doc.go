@@ -23,12 +23,20 @@
 // Output is encoded by hand into a buffer that is sent once it holds
 // about 256 KiB; a smaller response goes out with a Content-Length, a
 // larger one in chunks while the core streams. When the client sent
-// TE: trailers, an error after the first chunk is reported in the
-// CIMStatusCode and CIMStatusCodeDescription trailers; otherwise the
-// connection is aborted so the client sees an incomplete response. The
-// encoding is DTD-valid and also readable by sblim-wbemcli's strict
-// parser (see xmlcodec.Encoder). The XML parser, encoder and decoder live
-// in wbem/cimxml/xmlcodec, shared with the export client and listener.
+// TE: trailers, a chunked response declares the CIMStatusCode,
+// CIMStatusCodeDescription and CIMError trailers, and an error after the
+// first chunk is reported in them (CIMError only for the protocol faults
+// DSP0200 defines its values for); otherwise the connection is aborted so
+// the client sees an incomplete response. The encoding is DTD-valid and,
+// but for reference arrays in output parameters, also readable by
+// sblim-wbemcli's strict parser (see xmlcodec.Encoder and
+// docs/cimxml.md). The XML parser, encoder and decoder live in
+// wbem/cimxml/xmlcodec, shared with the export client and listener; the
+// escaping of text, in wbem/internal/xmlesc, is shared with WS-Management.
+//
+// LocalOnly is accepted on GetInstance and EnumerateInstances but not
+// honoured, as by OpenPegasus and SFCB (DSP0200 deprecated it for
+// instances).
 //
 // # Errors
 //

@@ -431,18 +431,20 @@ func (p *Provider) InvokeMethod(ctx context.Context, ns string, class *cim.Class
 // spawn creates a T_Dynamic for each of ids and returns their paths in the
 // reference array Created, as a virtual system management service's
 // AddResourceSettings returns the settings it added. It creates nothing
-// when one of the instances exists already.
+// when one of the instances exists already or an Id is given twice.
 func (p *Provider) spawn(ctx context.Context, ns string, class *cim.Class, ids cim.Value) (cim.Value, []cim.ParamValue, error) {
 	if ids.IsNull() || ids.Len() == 0 {
 		return cim.Value{}, nil, cim.Errorf(cim.ErrInvalidParameter, "Spawn: Ids names no instance")
 	}
+	seen := map[string]bool{}
 	p.mu.Lock()
 	for i := 0; i < ids.Len(); i++ {
 		id := ids.Index(i).Str()
-		if p.dyn[cim.FoldName(id)] != nil {
+		if p.dyn[cim.FoldName(id)] != nil || seen[cim.FoldName(id)] {
 			p.mu.Unlock()
 			return cim.Value{}, nil, cim.Errorf(cim.ErrAlreadyExists, "T_Dynamic %q already exists", id)
 		}
+		seen[cim.FoldName(id)] = true
 	}
 	p.mu.Unlock()
 	created := make([]*cim.ObjectPath, 0, ids.Len())

@@ -27,7 +27,13 @@ import (
 //     are replaced with U+FFFD;
 //   - VALUE.NULL inside VALUE.ARRAY only when NullInArrays is set (for
 //     clients that declared DTDVERSION 2.3 or later), since older DTDs
-//     and wbemcli reject it; otherwise a NULL array element is left out.
+//     and wbemcli reject it; otherwise a NULL array element is left out,
+//     and the elements after it move up (no older form says NULL).
+//
+// One DTD-valid construct wbemcli cannot read remains: a reference array
+// (VALUE.REFARRAY) as an output parameter, which it mistakes for VALUE.
+// The only form it reads, VALUE.REFERENCE inside VALUE.ARRAY, is invalid
+// and refused by other clients, so it is not used.
 //
 // An Encoder is used by one goroutine at a time; its zero value writes
 // for wbemcli-era clients without a HOST of its own.

@@ -18,6 +18,25 @@ func TestEscapeWhitespace(t *testing.T) {
 	}
 }
 
+// BenchmarkAppendEscaped measures the escaping of text as the Encoder
+// writes it (wbem/internal/xmlesc; scripts/bench.d/50-cimxml.sh runs it).
+func BenchmarkAppendEscaped(b *testing.B) {
+	for _, tc := range []struct{ name, s string }{
+		{"letters", strings.Repeat("a", 520)},
+		{"text", strings.Repeat("generated 12345 Name-of.item ", 18)},
+		{"markup", strings.Repeat(`a<b>&"c" `, 58)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.s)))
+			e := Encoder{B: make([]byte, 0, 4096)}
+			for i := 0; i < b.N; i++ {
+				e.B = e.B[:0]
+				e.Text(tc.s)
+			}
+		})
+	}
+}
+
 // plainProperty writes what the general path writes, for every property it
 // takes, and declines the others.
 func TestPlainPropertyMatchesGeneral(t *testing.T) {

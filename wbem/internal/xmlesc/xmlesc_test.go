@@ -87,19 +87,3 @@ func carried(s string) string {
 	}
 	return b.String()
 }
-
-func BenchmarkAppend(b *testing.B) {
-	for _, tc := range []struct{ name, s string }{
-		{"letters", strings.Repeat("a", 520)},
-		{"text", strings.Repeat("generated 12345 Name-of.item ", 18)},
-		{"markup", strings.Repeat(`a<b>&"c" `, 58)},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			b.SetBytes(int64(len(tc.s)))
-			buf := make([]byte, 0, 4096)
-			for i := 0; i < b.N; i++ {
-				buf = Append(buf[:0], tc.s, KeepWhitespace)
-			}
-		})
-	}
-}
