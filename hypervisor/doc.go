@@ -10,7 +10,14 @@
 //
 // The package also holds what both backends share, so they behave alike:
 // Config.Validate, EventHub, ConsoleBuffer, the snapshot directory helpers
-// (CreateSnapshotDir, WriteFileDurably) and HardwareKVM.
+// (CreateSnapshotDir, WriteFileDurably) and HardwareKVM. SaveChecker is
+// implemented by machines that cannot always write their state (libvirt's,
+// while QEMU's vmdk driver has a disk open), so callers can tell before
+// they try.
+//
+// Tests that boot a guest use the test-support packages beside the
+// backends: hypervisor/testguest (a freestanding guest, built by make) and
+// hypervisor/linuxguest (Debian's stock kernel with a busybox initramfs).
 //
 // Every method is safe for concurrent use. Errors wrap the sentinel values
 // declared here (ErrInvalidState, ErrNotFound, ...) so callers can test them

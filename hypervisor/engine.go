@@ -85,6 +85,18 @@ type Machine interface {
 	Undefine(ctx context.Context) error
 }
 
+// SaveChecker is implemented by machines whose backend cannot write the
+// state of every running machine: on the libvirt backend, QEMU's vmdk
+// driver blocks it. Callers ask before they offer or attempt Snapshot of a
+// running or paused machine.
+type SaveChecker interface {
+	// CanSave returns nil when Snapshot of the machine, running or paused
+	// with its current disks, can succeed, and otherwise an error wrapping
+	// ErrNotSupported that says why and what to do instead. It answers
+	// from what the machine object knows, without blocking on the backend.
+	CanSave() error
+}
+
 // SnapshotOptions tune Machine.Snapshot.
 type SnapshotOptions struct {
 	// Stop leaves the machine Stopped after the state is written (DMTF

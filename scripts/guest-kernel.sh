@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches Debian's cloud kernel for the tests that boot a stock Linux guest
-# (hypervisor/internal/linuxguest) and prints the directory it was unpacked
+# (hypervisor/linuxguest) and prints the directory it was unpacked
 # into, which holds boot/vmlinuz-VERSION and lib/modules/VERSION/.
 #
 # The package is the linux-image-VERSION-cloud-amd64 that the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hypercim/hypercim/hypervisor/libvirt"
 	"github.com/hypercim/hypercim/hypervisor/libvirt/libvirtdtest"
+	"github.com/hypercim/hypercim/hypervisor/linuxguest"
 	"github.com/hypercim/hypercim/vmdk"
 )
 
@@ -28,7 +29,7 @@ func TestVMRunLibvirt(t *testing.T) {
 	if err := vmdk.Create(disk, vmdk.CreateOptions{Size: 8 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	data := make([]byte, libvirtdtest.SumBytes)
+	data := make([]byte, linuxguest.DefaultSumSectors*512)
 	rand.Read(data)
 	d, err := vmdk.Open(disk, vmdk.OpenOptions{})
 	if err != nil {
@@ -45,16 +46,16 @@ func TestVMRunLibvirt(t *testing.T) {
 
 	start := time.Now()
 	code, out, errs := runVMCLI(t, "", "vm", "run", "--backend", "libvirt", "--name", name, "--memory", "128M",
-		"--kernel", g.Kernel, "--initrd", g.Initrd, "--cmdline", libvirtdtest.PowerOffCmdline(), "--disk", disk)
+		"--kernel", g.Kernel, "--initrd", g.Initrd, "--cmdline", linuxguest.Cmdline(linuxguest.Boot{}), "--disk", disk)
 	t.Logf("vm run --backend libvirt: exit %d after %v", code, time.Since(start).Round(time.Millisecond))
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errs, out)
 	}
-	want := []libvirtdtest.Disk{{Name: "vda", Sectors: 16384, MD5: hex.EncodeToString(sum[:])}}
-	if got := libvirtdtest.ParseDisks(out); !slices.Equal(got, want) {
+	want := []linuxguest.Disk{{Name: "vda", Sectors: 16384, MD5: hex.EncodeToString(sum[:])}}
+	if got := linuxguest.ParseDisks(strings.Split(out, "\n")); !slices.Equal(got, want) {
 		t.Errorf("guest disks %+v, want %+v; stdout:\n%s", got, want, out)
 	}
-	for _, line := range []string{"Linux version", libvirtdtest.ReadyMarker, "reboot: Power down"} {
+	for _, line := range []string{"Linux version", linuxguest.MarkerReady, "reboot: Power down"} {
 		if !strings.Contains(out, line) {
 			t.Errorf("stdout lacks %q:\n%s", line, out)
 		}

@@ -21,9 +21,20 @@ import (
 // slower than natively and the two CI cores are shared, so it is generous.
 const guestTimeout = 60 * time.Second
 
+// guestDir is where buildGuest puts the test guest; TestMain removes it.
+var guestDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "hypercim-testguest-") })
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, err := guestDir(); err == nil {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
 // buildGuest builds hypervisor/testguest once per test binary.
 var buildGuest = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "hypercim-testguest-")
+	dir, err := guestDir()
 	if err != nil {
 		return "", err
 	}

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/hypercim/hypercim/hypervisor"
-	"github.com/hypercim/hypercim/hypervisor/internal/linuxguest"
 	"github.com/hypercim/hypercim/hypervisor/kvm/boot"
 	"github.com/hypercim/hypercim/hypervisor/kvm/guestmem"
+	"github.com/hypercim/hypercim/hypervisor/linuxguest"
 )
 
 // linuxCmdline is what a stock kernel needs on this VMM: no ACPI (the MP

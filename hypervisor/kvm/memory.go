@@ -59,7 +59,10 @@ func (r *guestRAM) register(vmFD int) error {
 			UserspaceAddr: uint64(m.addr()),
 		}
 		if err := ioctlPtr(vmFD, kvmSetUserMemoryRegion, region); err != nil {
-			return fmt.Errorf("KVM_SET_USER_MEMORY_REGION slot %d at %#x: %w", i, m.gpa, err)
+			// Whether mapping a huge RAM fails (ENOMEM) or KVM refuses the
+			// slot (EINVAL past its per-slot limit) depends on the host's
+			// address space: say what failed either way.
+			return fmt.Errorf("registering %d MiB of guest RAM at %#x with KVM (KVM_SET_USER_MEMORY_REGION, slot %d): %w", len(m.data)>>20, m.gpa, i, err)
 		}
 	}
 	return nil

@@ -69,7 +69,7 @@ func (m *Machine) AttachDisk(ctx context.Context, disk hypervisor.DiskConfig) er
 		if err := cfg.Validate(); err != nil {
 			return "", nil, err
 		}
-		placed, err := placeDisks([]hypervisor.DiskConfig{disk}, nil, busy)
+		placed, err := m.e.placeDisks([]hypervisor.DiskConfig{disk}, nil, busy)
 		if err != nil {
 			return "", nil, err
 		}

@@ -3,6 +3,7 @@ package libvirt
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/hypercim/hypercim/hypervisor"
 	"github.com/hypercim/hypercim/vmdk"
@@ -21,6 +22,28 @@ type diskLayout struct {
 	flat *flatExtent
 	// readOnly comes from the config or from an RDONLY extent.
 	readOnly bool
+	// backing lists a delta's parents, nearest first. They go into the
+	// domain XML with their format: libvirt does not probe the format of
+	// a parent that a VMDK names (a VMDK records none), and would have
+	// QEMU open it as raw, which QEMU's vmdk driver rejects at the first
+	// read through the delta (a raw parent has no CID to check).
+	backing []backingLayer
+	// grants are the files besides the top image that QEMU opens: extent
+	// files named by descriptors, and the parents. libvirt relabels only
+	// the top image, so the engine makes these accessible to QEMU itself.
+	grants []fileGrant
+}
+
+// backingLayer is one parent in a delta chain.
+type backingLayer struct {
+	format string // QEMU's driver: "vmdk"
+	file   string
+}
+
+// fileGrant is access QEMU needs to a file libvirt does not relabel.
+type fileGrant struct {
+	path string
+	perm uint16 // permRead, or permRead|permWrite
 }
 
 // flatExtent is the byte range of a flat extent file that holds the disk.
@@ -71,6 +94,51 @@ func inspectDisk(d hypervisor.DiskConfig) (hypervisor.DiskConfig, diskLayout, er
 	if r, ok := img.FlatRange(); ok {
 		layout = diskLayout{driver: "raw", file: r.File, readOnly: d.ReadOnly || r.ReadOnly,
 			flat: &flatExtent{descriptor: abs, offset: uint64(r.Offset), size: uint64(r.Size)}}
+		return d, layout, nil
+	}
+	// QEMU's vmdk driver opens the whole chain: every image's descriptor
+	// and extents, the top one read-write unless the disk is read-only.
+	for level := img; level != nil; level = level.Parent() {
+		perm := uint16(permRead)
+		if level == img {
+			if !layout.readOnly {
+				perm |= permWrite
+			}
+		} else {
+			file, err := filepath.Abs(level.Path())
+			if err != nil {
+				return d, diskLayout{}, bad("%v", err)
+			}
+			layout.backing = append(layout.backing, backingLayer{format: string(level.Format()), file: file})
+			layout.grants = append(layout.grants, fileGrant{path: file, perm: perm})
+		}
+		for _, f := range extentFiles(level) {
+			layout.grants = append(layout.grants, fileGrant{path: f, perm: perm})
+		}
 	}
 	return d, layout, nil
+}
+
+// extentFiles lists the files of one image of a chain other than the file
+// it was opened from: the extents a descriptor names.
+func extentFiles(img *vmdk.Disk) []string {
+	self, err := filepath.Abs(img.Path())
+	if err != nil {
+		self = img.Path()
+	}
+	dir := filepath.Dir(self)
+	var files []string
+	for _, e := range img.Info().Extents {
+		if e.File == "" {
+			continue // a ZERO extent has no file
+		}
+		f := e.File
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(dir, f)
+		}
+		if f != self && !slices.Contains(files, f) {
+			files = append(files, f)
+		}
+	}
+	return files
 }

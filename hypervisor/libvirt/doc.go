@@ -5,7 +5,9 @@
 // A machine is a persistent libvirt domain: type "kvm" where the host has
 // hardware KVM, "qemu" (TCG, software emulation) elsewhere; direct kernel
 // boot; virtio disks, checked with package vmdk and opened with QEMU's
-// vmdk driver, or its raw driver for raw images and flat VMDKs; virtio NICs;
+// vmdk driver, or its raw driver for raw images and flat VMDKs, a delta
+// with its whole chain of parents spelled out (formats included) and the
+// files libvirt does not relabel made accessible to QEMU; virtio NICs;
 // a serial console whose output the engine captures; a pvpanic device.
 // Domains carry a metadata element in hypercim's namespace, which is how a
 // later process tells them from other domains and finds them again with

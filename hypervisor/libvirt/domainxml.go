@@ -161,7 +161,29 @@ func diskElement(d placedDisk) libvirtxml.DomainDisk {
 	if d.layout.readOnly {
 		el.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
 	}
+	el.BackingStore = backingChain(d.layout.backing)
 	return el
+}
+
+// backingChain renders a delta's parents, nearest first, as nested
+// <backingStore> elements ending in an empty one: the whole chain, with
+// each image's format, so libvirt neither probes nor guesses it. libvirt
+// leaves the parents' ownership alone (relabel="no"); the engine has made
+// them readable by QEMU (grantAccess). A disk without parents gets the
+// empty element alone: nothing to look for.
+func backingChain(layers []backingLayer) *libvirtxml.DomainDiskBackingStore {
+	chain := &libvirtxml.DomainDiskBackingStore{}
+	for i := len(layers) - 1; i >= 0; i-- {
+		chain = &libvirtxml.DomainDiskBackingStore{
+			Format: &libvirtxml.DomainDiskFormat{Type: layers[i].format},
+			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{
+				File:     layers[i].file,
+				SecLabel: []libvirtxml.DomainDeviceSecLabel{{Model: "dac", Relabel: "no"}},
+			}},
+			BackingStore: chain,
+		}
+	}
+	return chain
 }
 
 // nicElement is the <interface> of one NIC: a virtio adapter on a libvirt

@@ -187,7 +187,7 @@ func TestDomainXMLRoundTrip(t *testing.T) {
 			{ID: "nic3"},
 		},
 	}
-	placed, err := placeDisks(cfg.Disks, nil, nil)
+	placed, err := (&Engine{}).placeDisks(cfg.Disks, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

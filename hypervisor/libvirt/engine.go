@@ -55,6 +55,9 @@ type Options struct {
 type Engine struct {
 	opts       Options
 	domainType string
+	// qemu is who QEMU runs as, to whom disk files libvirt does not
+	// relabel are made accessible.
+	qemu qemuIdentity
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -88,20 +91,21 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	caps, err := capabilities(conn)
+	if err != nil {
+		conn.Disconnect()
+		return nil, err
+	}
 	domainType := opts.DomainType
 	switch domainType {
 	case "":
-		domainType, err = chooseDomainType(conn)
-		if err != nil {
-			conn.Disconnect()
-			return nil, err
-		}
+		domainType = chooseDomainType(caps)
 	case "kvm", "qemu":
 	default:
 		conn.Disconnect()
 		return nil, fmt.Errorf("%w: domain type %q is not kvm or qemu", hypervisor.ErrInvalidConfig, domainType)
 	}
-	e := &Engine{opts: opts, domainType: domainType, conn: conn, machines: map[string]*Machine{}, done: make(chan struct{})}
+	e := &Engine{opts: opts, domainType: domainType, qemu: qemuIdentityFrom(caps, domainType), conn: conn, machines: map[string]*Machine{}, done: make(chan struct{})}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	ready := make(chan error, 1)
 	go e.supervise(conn, ready)
@@ -124,20 +128,25 @@ func dial(opts Options) (*golibvirt.Libvirt, error) {
 	return conn, nil
 }
 
-// chooseDomainType picks kvm only where a stock guest runs on it: a host
-// with VT-x or SVM (kvm_intel, kvm_amd). Other /dev/kvm providers, such as
-// PVM, need paravirtualised guest kernels.
-func chooseDomainType(conn *golibvirt.Libvirt) (string, error) {
-	if !hypervisor.HardwareKVM() {
-		return "qemu", nil
-	}
+// capabilities reads libvirtd's host and guest capabilities.
+func capabilities(conn *golibvirt.Libvirt) (*libvirtxml.Caps, error) {
 	text, err := conn.ConnectGetCapabilities()
 	if err != nil {
-		return "", wrap("read capabilities", err)
+		return nil, wrap("read capabilities", err)
 	}
 	var caps libvirtxml.Caps
 	if err := caps.Unmarshal(text); err != nil {
-		return "", fmt.Errorf("libvirt: parsing capabilities: %w", err)
+		return nil, fmt.Errorf("libvirt: parsing capabilities: %w", err)
+	}
+	return &caps, nil
+}
+
+// chooseDomainType picks kvm only where a stock guest runs on it: a host
+// with VT-x or SVM (kvm_intel, kvm_amd) whose libvirt offers kvm. Other
+// /dev/kvm providers, such as PVM, need paravirtualised guest kernels.
+func chooseDomainType(caps *libvirtxml.Caps) string {
+	if !hypervisor.HardwareKVM() {
+		return "qemu"
 	}
 	for _, g := range caps.Guests {
 		if g.Arch.Name != "x86_64" {
@@ -145,11 +154,11 @@ func chooseDomainType(conn *golibvirt.Libvirt) (string, error) {
 		}
 		for _, d := range g.Arch.Domains {
 			if d.Type == "kvm" {
-				return "kvm", nil
+				return "kvm"
 			}
 		}
 	}
-	return "qemu", nil
+	return "qemu"
 }
 
 // Name implements hypervisor.Engine.
@@ -227,7 +236,7 @@ func (e *Engine) prepare(conn *golibvirt.Libvirt, cfg hypervisor.Config, prev de
 		}
 		*f = abs
 	}
-	placed, err := placeDisks(cfg.Disks, prev.targets, nil)
+	placed, err := e.placeDisks(cfg.Disks, prev.targets, nil)
 	if err != nil {
 		return "", err
 	}
@@ -239,9 +248,10 @@ func (e *Engine) prepare(conn *golibvirt.Libvirt, cfg hypervisor.Config, prev de
 	return domainXML(cfg, e.domainType, newMeta(e.opts.Instance, placed), placed)
 }
 
-// placeDisks inspects disks and gives each a guest name, keeping the names
-// in keep (by disk ID) and avoiding those in busy.
-func placeDisks(disks []hypervisor.DiskConfig, keep map[string]string, busy map[string]bool) ([]placedDisk, error) {
+// placeDisks inspects disks, makes the files QEMU will open accessible to
+// it, and gives each disk a guest name, keeping the names in keep (by disk
+// ID) and avoiding those in busy.
+func (e *Engine) placeDisks(disks []hypervisor.DiskConfig, keep map[string]string, busy map[string]bool) ([]placedDisk, error) {
 	used := map[string]bool{}
 	for name := range busy {
 		used[name] = true
@@ -251,6 +261,11 @@ func placeDisks(disks []hypervisor.DiskConfig, keep map[string]string, busy map[
 		d, layout, err := inspectDisk(d)
 		if err != nil {
 			return nil, err
+		}
+		for _, g := range layout.grants {
+			if err := grantAccess(g.path, e.qemu, g.perm); err != nil {
+				return nil, fmt.Errorf("disk %s: %w", d.ID, err)
+			}
 		}
 		p := placedDisk{cfg: d, layout: layout, target: keep[d.ID]}
 		if p.target == "" || used[p.target] {

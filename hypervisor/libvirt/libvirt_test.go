@@ -1,6 +1,7 @@
 package libvirt_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -11,17 +12,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hypercim/hypercim/hypervisor"
-	"github.com/hypercim/hypercim/hypervisor/internal/linuxguest"
 	"github.com/hypercim/hypercim/hypervisor/libvirt"
 	"github.com/hypercim/hypercim/hypervisor/libvirt/libvirtdtest"
+	"github.com/hypercim/hypercim/hypervisor/linuxguest"
+	"github.com/hypercim/hypercim/vmdk"
 )
 
 // env is what the live tests share: a libvirtd, an engine on it, and the
@@ -569,6 +573,289 @@ func TestFlatVMDKSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateStopped)
+}
+
+// TestVMDKDeltaChain boots Debian's kernel on a split (twoGbMaxExtentSparse)
+// VMDK whose files only root may read, writes to it, then runs the machine
+// on deltas made by package vmdk while it is stopped, two levels deep, the
+// top one split as well: the guest reads its parents' data through each
+// delta and writes into it, and qemu-img finds every write in the image it
+// belongs to. Parents keep their owner and mode (QEMU reads them through
+// an ACL entry), and a delta hot-plugged into the running guest works too.
+func TestVMDKDeltaChain(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	data := make([]byte, 16<<20)
+	rand.Read(data[:1<<20])
+	raw := filepath.Join(e.dir, "base.raw")
+	if err := os.WriteFile(raw, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(e.dir, "base.vmdk")
+	qemuImg(t, "convert", "-q", "-f", "raw", "-O", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", raw, base)
+	private := func(paths ...string) {
+		t.Helper()
+		for _, p := range paths {
+			if err := os.Chmod(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	baseExtent := filepath.Join(e.dir, "base-s001.vmdk")
+	private(base, baseExtent)
+
+	// The guest hashes the first MiB; its writes go to sectors 1 to 3.
+	sum := func(writes map[int]string) linuxguest.Disk {
+		b := slices.Clone(data[:linuxguest.DefaultSumSectors*512])
+		for sector, text := range writes {
+			copy(b[sector*512:(sector+1)*512], make([]byte, 512))
+			copy(b[sector*512:], text)
+		}
+		h := md5.Sum(b)
+		return linuxguest.Disk{Name: "vda", Sectors: 32768, MD5: hex.EncodeToString(h[:])}
+	}
+	m := e.define(ctx, []hypervisor.DiskConfig{{ID: "disk0", Path: base}}, nil, nil)
+	tr := linuxguest.Follow(ctx, m.Console())
+	events := m.Events(ctx)
+	// boot starts the machine on top, checks what the guest reads, makes
+	// one write, checks the guest reads it back, runs then (if any) and
+	// powers the guest off.
+	boot := func(top string, want map[int]string, sector int, text string, then func()) {
+		t.Helper()
+		cfg := m.Config()
+		cfg.Disks[0].Path = top
+		if err := m.Reconfigure(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+		lines, err := tr.Wait(ctx, linuxguest.MarkerReady)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectDisks(t, lines, sum(want))
+		want[sector] = text
+		lines, err = tr.Command(ctx, m.Console(), fmt.Sprintf("%s vda %d %s", linuxguest.CommandWrite, sector, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectDisks(t, lines, sum(want))
+		for s, text := range want {
+			lines, err := tr.Command(ctx, m.Console(), fmt.Sprintf("%s vda %d", linuxguest.CommandRead, s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := lines[0]; !strings.HasPrefix(got, fmt.Sprintf("%sread vda %d %x", linuxguest.Prefix, s, text)) {
+				t.Errorf("sector %d reads %q, want %q", s, got, text)
+			}
+		}
+		if then != nil {
+			then()
+		}
+		if _, err := tr.Command(ctx, m.Console(), linuxguest.CommandPowerOff); err != nil {
+			t.Fatal(err)
+		}
+		expectEvent(t, events, hypervisor.EventGuestShutdown, hypervisor.StateStopped)
+	}
+	want := map[int]string{}
+	boot(base, want, 1, "written-into-the-base", nil)
+
+	delta1 := filepath.Join(e.dir, "delta1.vmdk")
+	if err := vmdk.Snapshot(base, delta1, vmdk.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	private(delta1)
+	boot(delta1, want, 2, "written-into-delta1", nil)
+
+	delta2 := filepath.Join(e.dir, "delta2.vmdk")
+	if err := vmdk.Snapshot(delta1, delta2, vmdk.CreateOptions{Subformat: vmdk.TwoGbMaxExtentSparse}); err != nil {
+		t.Fatal(err)
+	}
+	delta2Extent := filepath.Join(e.dir, "delta2-s001.vmdk")
+	private(delta2, delta2Extent)
+	// A delta hot-plugged into the running guest reads through too.
+	plugged := filepath.Join(e.dir, "plugged.vmdk")
+	hotPlug := func() {
+		if err := vmdk.Snapshot(delta1, plugged, vmdk.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.AttachDisk(ctx, hypervisor.DiskConfig{ID: "plugged", Path: plugged, ReadOnly: true}); err != nil {
+			t.Fatal(err)
+		}
+		lines, err := tr.Command(ctx, m.Console(), linuxguest.CommandWaitDisk+" vdb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		vdb := sum(map[int]string{1: want[1], 2: want[2]})
+		vdb.Name = "vdb"
+		expectDisks(t, lines, vdb)
+	}
+	boot(delta2, want, 3, "written-into-delta2", hotPlug)
+
+	// Each image holds its own write and reads its parents' through.
+	for _, c := range []struct {
+		image  string
+		writes []int
+	}{{base, []int{1}}, {delta1, []int{1, 2}}, {delta2, []int{1, 2, 3}}} {
+		out := filepath.Join(t.TempDir(), "out.raw")
+		qemuImg(t, "convert", "-q", "-f", "vmdk", "-O", "raw", c.image, out)
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := map[int]string{}
+		for _, s := range c.writes {
+			w[s] = want[s]
+		}
+		if h := md5.Sum(got[:linuxguest.DefaultSumSectors*512]); hex.EncodeToString(h[:]) != sum(w).MD5 || !bytes.Equal(got[1<<20:], data[1<<20:]) {
+			t.Errorf("qemu-img reads %s with writes other than those to sectors %v", filepath.Base(c.image), c.writes)
+		}
+		qemuImg(t, "check", "-q", "-f", "vmdk", c.image)
+	}
+	// libvirt relabelled only the top image, and gave it back; the other
+	// files kept their owner and mode.
+	for _, f := range []string{base, baseExtent, delta1, delta2, delta2Extent} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := st.Sys().(*syscall.Stat_t).Uid; uid != uint32(os.Geteuid()) || st.Mode().Perm()&^0o070 != 0o600 {
+			t.Errorf("%s: owner %d mode %v after the machine stopped", filepath.Base(f), uid, st.Mode())
+		}
+	}
+}
+
+// TestTestGuestUnderTCG boots hypercim's test guest (hypervisor/testguest)
+// as libvirt runs QEMU, in software emulation, with two vCPUs, a disk and a
+// NIC whose tap the host sends frames into as soon as it is up: it used to
+// hang after its banner there (it unmasked the NIC's level-triggered line
+// before it could acknowledge it). Each boot must reach its prompt and
+// count both vCPUs; then a disk hot-plugged by QEMU is found by "rescan"
+// and written, the ACPI power button shuts the guest down, and the default
+// program powers off through ACPI.
+func TestTestGuestUnderTCG(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	guest := filepath.Join(e.dir, "hypercim-testguest")
+	_, file, _, _ := runtime.Caller(0)
+	if out, err := exec.Command("make", "-s", "-C", filepath.Join(filepath.Dir(file), "..", "testguest"), "OUT="+guest).CombinedOutput(); err != nil {
+		t.Fatalf("building the test guest: %v\n%s", err, out)
+	}
+	disk0, _ := e.image("tg0", 8<<20, "vmdk")
+	cfg := hypervisor.Config{
+		Name: "hctest-tg-" + uuid()[:8], UUID: uuid(), VCPUs: 2, MemoryBytes: 64 << 20,
+		Boot:  hypervisor.BootSource{Kernel: guest, Cmdline: "testguest.interactive"},
+		Disks: []hypervisor.DiskConfig{{ID: "disk0", Path: disk0}}, NICs: []hypervisor.NICConfig{{ID: "nic0"}},
+	}
+	m, err := e.eng.Define(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		m.Stop(ctx)
+		m.Undefine(ctx)
+	})
+	events := m.Events(ctx)
+	tr := linuxguest.Follow(ctx, m.Console())
+	// Each wait is bounded tightly: the guest is ready within a second
+	// even under emulation, and a hang must fail rather than wait.
+	wait := func(prefix string) string {
+		t.Helper()
+		short, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		lines, err := tr.Wait(short, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lines[len(lines)-1]
+	}
+	command := func(cmd, prefix string) string {
+		t.Helper()
+		if _, err := m.Console().Write([]byte(cmd + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		line := wait(prefix)
+		if prefix != "ok" {
+			wait("ok")
+		}
+		return line
+	}
+	for boot := 0; boot < 4; boot++ {
+		if err := m.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+		if line := wait("testguest: cpus="); line != "testguest: cpus=2 disks=1" {
+			t.Fatalf("boot %d: %q", boot, line)
+		}
+		wait("testguest: ready")
+		if boot < 3 {
+			if err := m.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateStopped)
+		}
+	}
+
+	disk1, _ := e.image("tg1", 4<<20, "vmdk")
+	if err := m.AttachDisk(ctx, hypervisor.DiskConfig{ID: "disk1", Path: disk1}); err != nil {
+		t.Fatal(err)
+	}
+	if line := command("rescan", "disks="); !strings.HasPrefix(line, "disks=2 ") {
+		t.Fatalf("rescan after the hot-plug: %q", line)
+	}
+	if line := command("disks", "disk1 "); line != "disk1 sectors=8192 transport=pci" {
+		t.Fatalf("the hot-plugged disk: %q", line)
+	}
+	command("write 1 5 hot-plugged", "ok")
+	if line := command("read 1 5", "crc="); !strings.Contains(line, "data="+hex.EncodeToString([]byte("hot-plugged"))) {
+		t.Fatalf("reading the hot-plugged disk back: %q", line)
+	}
+	if line := command("irqs", "irq0="); !strings.HasSuffix(line, "stuck=0000") {
+		t.Errorf("interrupt lines masked for want of a handler: %q", line)
+	}
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait("testguest: powering off")
+	for ev := nextEvent(t, events); ev.Kind != hypervisor.EventGuestShutdown; ev = nextEvent(t, events) {
+		if ev.State != hypervisor.StateShuttingDown {
+			t.Fatalf("unexpected event while shutting down: %+v", ev)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "disk1.raw")
+	qemuImg(t, "convert", "-q", "-f", "vmdk", "-O", "raw", disk1, out)
+	if data, err := os.ReadFile(out); err != nil || !bytes.HasPrefix(data[5*512:], []byte("hot-plugged\x00")) {
+		t.Errorf("qemu-img does not find the guest's write in the hot-plugged disk (%v)", err)
+	}
+
+	// The default program marks the disks and powers off by itself.
+	cfg = m.Config()
+	cfg.Boot.Cmdline = ""
+	if err := m.Reconfigure(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
+	wait("testguest: done")
+	expectEvent(t, events, hypervisor.EventGuestShutdown, hypervisor.StateStopped)
+}
+
+func qemuImg(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("qemu-img", args...).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 func TestOpenWithoutLibvirtd(t *testing.T) {

@@ -38,7 +38,10 @@ type Machine struct {
 	retired   bool                  // undefined: every call fails
 }
 
-var _ hypervisor.Machine = (*Machine)(nil)
+var (
+	_ hypervisor.Machine     = (*Machine)(nil)
+	_ hypervisor.SaveChecker = (*Machine)(nil)
+)
 
 func newMachine(e *Engine, dom golibvirt.Domain) *Machine {
 	sink := &sinkSwitch{}

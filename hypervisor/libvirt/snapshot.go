@@ -74,7 +74,7 @@ func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.Snap
 	}
 	for _, d := range live.cfg.Disks {
 		if live.drivers[d.ID] == "vmdk" {
-			return vmdkSnapshotError(d)
+			return vmdkSnapshotError(d, inspectKind(d.Path))
 		}
 		_, capacity, _, err := conn.DomainGetBlockInfo(dom, live.targets[d.ID], 0)
 		if err != nil {
@@ -140,19 +140,39 @@ func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.Snap
 	return m.run(ctx, conn, time.Now().Add(-man.Uptime), !man.Paused, hidden)
 }
 
+// CanSave implements hypervisor.SaveChecker from the machine's definition:
+// Snapshot of the running or paused machine is refused while one of its
+// disks is open through QEMU's vmdk driver.
+func (m *Machine) CanSave() error {
+	def := m.definition()
+	for _, d := range def.cfg.Disks {
+		if def.drivers[d.ID] == "vmdk" {
+			return vmdkSnapshotError(d, "a VMDK that is not flat (sparse, stream-optimized, split, or a delta)")
+		}
+	}
+	return nil
+}
+
+// inspectKind names the kind of VMDK at path for an error message: "a
+// monolithicSparse VMDK", "a twoGbMaxExtentSparse VMDK delta".
+func inspectKind(path string) string {
+	info, err := vmdk.Inspect(path, vmdk.OpenOptions{})
+	if err != nil || info.Subformat == "" {
+		return "a sparse VMDK"
+	}
+	kind := "a " + string(info.Subformat) + " VMDK"
+	if info.ParentCID != "" {
+		kind += " delta"
+	}
+	return kind
+}
+
 // vmdkSnapshotError refuses the snapshot of a running machine with a disk
 // open through QEMU's vmdk driver. The driver registers a migration
 // blocker, and libvirt writes memory with QEMU's migration stream whatever
 // the API (virDomainSave, an external snapshot with memory; internal
 // snapshots need qcow2), so there is no way round it on this backend.
-func vmdkSnapshotError(d hypervisor.DiskConfig) error {
-	kind := "a sparse VMDK"
-	if info, err := vmdk.Inspect(d.Path, vmdk.OpenOptions{}); err == nil && info.Subformat != "" {
-		kind = "a " + string(info.Subformat) + " VMDK"
-		if info.ParentCID != "" {
-			kind += " delta"
-		}
-	}
+func vmdkSnapshotError(d hypervisor.DiskConfig, kind string) error {
 	return fmt.Errorf("libvirt: snapshot: %w: disk %s (%s) is %s, which QEMU opens with its vmdk driver, and that driver "+
 		"cannot save a running machine (QEMU: \"does not support live migration\"). Shut the machine down instead; "+
 		"or, while it is stopped, convert the disk to a flat VMDK (hypercim vmdk convert --subformat monolithicFlat SRC DST) "+

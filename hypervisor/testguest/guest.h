@@ -54,8 +54,16 @@ extern volatile uint64_t ap_ticks[MAX_CPUS];
 extern volatile int cpus_online;
 void power_off(int code);
 void wait_ticks(uint64_t n);
+void irq_unmask(int irq);
+
+/* acpi.c */
+const uint8_t *acpi_table(const char *sig);
+int acpi_init(uint64_t rsdp);
+int acpi_sci(void);
+void acpi_power_off(void);
 
 /* smp.c */
+int cpu_count(void);
 int mp_cpu_count(void);
 void lapic_enable(void);
 void lapic_eoi(void);
@@ -86,7 +94,7 @@ struct vdev {
 extern struct vdev vdevs[MAX_VDEVS];
 extern int nvdevs;
 void virtio_scan(const char *cmdline);
-void virtio_irq(int irq);
+int virtio_irq(int irq);
 struct vdev *disk(int i);
 int disk_count(void);
 int blk_rw(struct vdev *d, int write, uint64_t sector, void *buf, uint32_t len);

@@ -20,6 +20,8 @@ static volatile int shutdown_requested;
 static int ncpus;
 static const char *cmdline = "";
 static uint64_t ram_bytes;
+static uint64_t rsdp; /* ACPI root pointer from the boot protocol, 0 if none */
+static int sci = -1;   /* the ACPI SCI's line, -1 without ACPI */
 static int boot_proto;
 
 struct idt_entry {
@@ -65,6 +67,22 @@ static void idt_init(void) {
 	load_idt();
 }
 
+/* The 8259 lines unmasked: the PIT (0), the keyboard (1), the cascade (2)
+ * and COM1 (4) from the start; device lines once a driver handles them
+ * (irq_unmask), as a level-triggered line that a device left asserted, and
+ * that nothing acknowledges, would interrupt the processor again after
+ * every IRET and starve everything else. */
+static uint16_t pic_mask = (uint16_t)~(1u << 0 | 1u << 1 | 1u << 2 | 1u << 4);
+/* Lines masked because nothing acknowledged them (see isr_handler). */
+static uint16_t stuck_lines;
+static uint32_t unclaimed[16];
+#define UNCLAIMED_LIMIT 10000
+
+static void pic_write_mask(void) {
+	outb(PIC1 + 1, (uint8_t)pic_mask);
+	outb(PIC2 + 1, (uint8_t)(pic_mask >> 8));
+}
+
 static void pic_init(void) {
 	outb(PIC1, 0x11);
 	outb(PIC2, 0x11);
@@ -74,8 +92,25 @@ static void pic_init(void) {
 	outb(PIC2 + 1, 2);
 	outb(PIC1 + 1, 1);
 	outb(PIC2 + 1, 1);
-	outb(PIC1 + 1, 0x00); /* everything unmasked */
-	outb(PIC2 + 1, 0x00);
+	pic_write_mask();
+}
+
+/* irq_set_masked changes one line's mask with interrupts held off, as the
+ * interrupt handler changes the mask too. */
+static void irq_set_masked(int irq, int masked) {
+	uint64_t flags;
+	__asm__ volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
+	if (masked) pic_mask |= (uint16_t)(1u << irq);
+	else pic_mask &= (uint16_t) ~(1u << irq);
+	pic_write_mask();
+	if (flags & 0x200) sti();
+}
+
+void irq_unmask(int irq) {
+	if (irq < 0 || irq >= 16) return;
+	unclaimed[irq] = 0;
+	stuck_lines &= (uint16_t) ~(1u << irq);
+	irq_set_masked(irq, 0);
 }
 
 static void pit_init(void) {
@@ -85,9 +120,15 @@ static void pit_init(void) {
 	outb(0x40, (uint8_t)(div >> 8));
 }
 
+/* power_off leaves through the debug-exit port, which carries the code.
+ * Machines without one (QEMU as libvirt runs it) get the next best: a
+ * failure is reported as a panic where there is a pvpanic device, and
+ * success is an ACPI power-off. */
 void power_off(int code) {
 	outb(DEBUG_EXIT, (uint8_t)code);
-	/* no debug-exit device: stop here */
+	uint8_t events = inb(PVPANIC); /* 0xff: no such port */
+	if (code && events != 0xff && (events & 1)) outb(PVPANIC, 1);
+	else if (!code) acpi_power_off();
 	for (;;) __asm__ volatile("cli; hlt");
 }
 
@@ -140,7 +181,18 @@ void isr_handler(struct frame *f) {
 	case 0: ticks++; break;
 	case 1: keyboard(); break;
 	case 4: serial_irq(); break;
-	default: virtio_irq(irq); break;
+	default:
+		/* A line no device of ours claims this often is held by a device
+		 * without a driver: mask it. The drivers poll, so devices sharing
+		 * the line still work, only without their interrupts. */
+		if (irq == sci && acpi_sci()) shutdown_requested = 1, unclaimed[irq] = 0;
+		else if (virtio_irq(irq)) unclaimed[irq] = 0;
+		else if (++unclaimed[irq] == UNCLAIMED_LIMIT) {
+			stuck_lines |= (uint16_t)(1u << irq);
+			pic_mask |= (uint16_t)(1u << irq);
+			pic_write_mask();
+		}
+		break;
 	}
 	if (irq >= 8) outb(PIC2, 0x20);
 	outb(PIC1, 0x20);
@@ -162,6 +214,7 @@ static void boot_info(uint64_t info, int proto) {
 	if (proto == 1) { /* PVH hvm_start_info */
 		uint64_t cl = *(uint64_t *)(info + 24);
 		if (cl) cmdline = (const char *)cl;
+		rsdp = *(uint64_t *)(info + 32);
 		uint64_t mm = *(uint64_t *)(info + 40);
 		uint32_t n = *(uint32_t *)(info + 48);
 		for (uint32_t i = 0; i < n; i++) {
@@ -172,6 +225,7 @@ static void boot_info(uint64_t info, int proto) {
 		uint8_t *bp = (uint8_t *)info;
 		uint64_t cl = *(uint32_t *)(bp + 0x228) | (uint64_t) * (uint32_t *)(bp + 0xc8) << 32;
 		if (cl) cmdline = (const char *)cl;
+		rsdp = *(uint64_t *)(bp + 0x70); /* acpi_rsdp_addr */
 		uint8_t n = bp[0x1e8];
 		for (int i = 0; i < n; i++) {
 			uint8_t *e = bp + 0x2d0 + 20 * i;
@@ -357,7 +411,7 @@ static void command(const char *line) {
 	} else if (IS("irqs")) {
 		for (int i = 0; i < 16; i++) kprintf("irq%d=%u ", i, irq_counts[i]);
 		for (int i = 0; i < nvdevs; i++) kprintf("dev%d=%u ", i, vdevs[i].irqs);
-		kprintf("\n");
+		kprintf("stuck=%04x\n", stuck_lines);
 	} else if (IS("status")) {
 		struct vdev *d = arg_disk(&arg);
 		if (!d) { kprintf("err bad disk\n"); return; }
@@ -411,7 +465,9 @@ void kmain(uint64_t info, int proto) {
 	pit_init();
 	lapic_enable();
 	sti();
-	ncpus = mp_cpu_count();
+	sci = acpi_init(rsdp);
+	irq_unmask(sci);
+	ncpus = cpu_count();
 	if (ncpus > MAX_CPUS) ncpus = MAX_CPUS;
 	ncpus = start_aps(ncpus);
 	virtio_scan(cmdline);

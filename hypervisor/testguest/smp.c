@@ -1,5 +1,6 @@
-/* Processors: count them from the MP table, start them with INIT-SIPI-SIPI
- * and give each application processor a LAPIC timer that ticks. */
+/* Processors: count them from the ACPI MADT (or, without ACPI tables, the
+ * MP table), start them with INIT-SIPI-SIPI and give each application
+ * processor a LAPIC timer that ticks. */
 #include "guest.h"
 
 #define LAPIC        0xfee00000ul
@@ -30,6 +31,31 @@ static const uint8_t *find_mp(uint64_t from, uint64_t len) {
 		}
 	}
 	return 0;
+}
+
+/* madt_cpus counts the enabled processors (local APIC and x2APIC entries)
+ * of the ACPI MADT; 0 without one. */
+static int madt_cpus(void) {
+	const uint8_t *t = acpi_table("APIC");
+	if (!t) return 0;
+	uint32_t len = *(const uint32_t *)(t + 4);
+	int cpus = 0;
+	for (uint32_t e = 44; e + 2 <= len && t[e + 1] >= 2; e += t[e + 1]) {
+		if (t[e] == 0 && t[e + 1] >= 8 && (*(const uint32_t *)(t + e + 4) & 1)) cpus++;
+		if (t[e] == 9 && t[e + 1] >= 16 && (*(const uint32_t *)(t + e + 8) & 1)) cpus++;
+	}
+	return cpus;
+}
+
+/* cpu_count counts the processors the firmware describes: those enabled in
+ * the ACPI MADT when there are ACPI tables (QEMU), else those of the MP
+ * table (hypercim's VMM has no ACPI tables). The MADT is QEMU's own
+ * account, while SeaBIOS lists in its MP table only the processors that
+ * answered its start-up IPIs in time, which under software emulation is
+ * not always all of them. */
+int cpu_count(void) {
+	int n = madt_cpus();
+	return n ? n : mp_cpu_count();
 }
 
 /* mp_cpu_count counts enabled processor entries of the MP configuration

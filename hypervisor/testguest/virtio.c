@@ -28,19 +28,97 @@ int nvdevs;
 
 /* ---- transport access ---- */
 
-static uint32_t pci_cfg(int slot, int reg) {
-	outl(0xcf8, 0x80000000u | (uint32_t)slot << 11 | (uint32_t)(reg & 0xfc));
+/* PCI configuration space of bus 0 through conf1; dev is slot << 3 | fn. */
+static uint32_t pci_cfg(int dev, int reg) {
+	outl(0xcf8, 0x80000000u | (uint32_t)dev << 8 | (uint32_t)(reg & 0xfc));
 	return inl(0xcfc);
 }
 
-static void pci_cfg_write(int slot, int reg, uint32_t v) {
-	outl(0xcf8, 0x80000000u | (uint32_t)slot << 11 | (uint32_t)(reg & 0xfc));
+static void pci_cfg_write(int dev, int reg, uint32_t v) {
+	outl(0xcf8, 0x80000000u | (uint32_t)dev << 8 | (uint32_t)(reg & 0xfc));
 	outl(0xcfc, v);
+}
+
+#define PCI_COMMAND_IO     1
+#define PCI_COMMAND_MASTER 4
+#define PCI_IO_FLOOR       0xc000 /* where firmware starts PCI I/O */
+
+/* pci_io_top is the lowest I/O address above every I/O BAR decoded on bus
+ * 0 (an I/O BAR spans at most 256 bytes). */
+static uint32_t pci_io_top(void) {
+	uint32_t top = PCI_IO_FLOOR;
+	for (int dev = 0; dev < 256; dev++) {
+		uint32_t id = pci_cfg(dev, 0);
+		if ((id & 0xffff) == 0xffff) {
+			if ((dev & 7) == 0) dev += 7; /* no function 0: no device */
+			continue;
+		}
+		if (((pci_cfg(dev, 0x0c) >> 16) & 0x7f) != 0) continue; /* bridges keep theirs */
+		for (int b = 0; b < 6; b++) {
+			uint32_t bar = pci_cfg(dev, 0x10 + 4 * b);
+			if ((bar & 1) && (bar & 0xfffc) && (bar & 0xfffc) + 0x100 > top) top = (bar & 0xfffc) + 0x100;
+		}
+	}
+	return top;
+}
+
+/* pci_io_bar returns the I/O address of BAR 0, placing the BAR above the
+ * others when it has none: firmware assigns the devices present at boot,
+ * not those QEMU hot-plugs later. 0 when BAR 0 is not an I/O BAR or
+ * there is no room. */
+static uint32_t pci_io_bar(int dev) {
+	uint32_t bar = pci_cfg(dev, 0x10);
+	if (!(bar & 1)) return 0;
+	if (bar & 0xfffc) return bar & 0xfffc;
+	uint32_t top = pci_io_top();
+	pci_cfg_write(dev, 0x10, 0xffffffff);
+	uint32_t size = (~(pci_cfg(dev, 0x10) & 0xfffc) + 1) & 0xffff;
+	uint32_t base = (top + size - 1) & ~(size - 1);
+	if (!size || base + size > 0x10000) {
+		pci_cfg_write(dev, 0x10, bar);
+		return 0;
+	}
+	pci_cfg_write(dev, 0x10, base | 1);
+	return base;
+}
+
+/* pci_irq returns the 8259 line of a device's INTx: the interrupt line
+ * register when firmware (or hypercim's VMM) set it, else, for a device
+ * hot-plugged into QEMU's i440FX machine, the PIIX3 route of the PIRQ its
+ * slot and pin share (QEMU wires pin P, 1 for INTA, of slot S to PIRQ
+ * (S - 1 + P - 1) mod 4), which it records in the register. -1 when there
+ * is none. */
+static int pci_irq(int dev) {
+	uint32_t r = pci_cfg(dev, 0x3c);
+	int line = (int)(r & 0xff), pin = (int)((r >> 8) & 0xff);
+	if (line > 0 && line < 16) return line;
+	if (pin < 1 || pin > 4 || pci_cfg(1 << 3, 0) != 0x70008086) return -1;
+	int pirq = ((dev >> 3) - 1 + pin - 1) & 3;
+	uint32_t route = (pci_cfg(1 << 3, 0x60) >> (8 * pirq)) & 0xff;
+	if (route & 0x80 || route == 0 || route >= 16) return -1;
+	pci_cfg_write(dev, 0x3c, (r & ~0xffu) | route);
+	return (int)route;
 }
 
 static void set_status(struct vdev *d, uint8_t s) {
 	if (d->transport == VT_PCI) outb((uint16_t)(d->base + 0x12), s);
 	else mmio_write32(d->base + 0x70, s);
+}
+
+/* ack_isr reads and acknowledges the interrupt status, which lowers the
+ * device's interrupt line, and returns it. */
+static uint32_t ack_isr(struct vdev *d) {
+	if (d->transport == VT_PCI) return inb((uint16_t)(d->base + 0x13));
+	uint32_t isr = mmio_read32(d->base + 0x60);
+	mmio_write32(d->base + 0x64, isr);
+	return isr;
+}
+
+/* reset stops a device and drops an interrupt it may have left raised, so
+ * that its line is quiet while it is not registered. */
+static void reset(struct vdev *d) {
+	set_status(d, 0);
+	ack_isr(d);
 }
 
 uint8_t vdev_status(struct vdev *d) {
@@ -142,7 +220,7 @@ static int init_device(struct vdev *d) {
 	uint64_t want = 0;
 	if (d->type == VIRTIO_ID_BLOCK) want = 1ul << BLK_F_FLUSH;
 	if (d->type == VIRTIO_ID_NET) want = 1ul << NET_F_MAC;
-	set_status(d, 0);
+	reset(d);
 	set_status(d, ST_ACK);
 	set_status(d, ST_ACK | ST_DRIVER);
 	uint8_t st = ST_ACK | ST_DRIVER;
@@ -187,6 +265,9 @@ static int init_device(struct vdev *d) {
 	return 0;
 }
 
+/* add_device registers a device before starting it: once its queues are
+ * live it may interrupt (a network adapter as soon as a frame arrives), and
+ * virtio_irq must find it to acknowledge the interrupt. */
 static void add_device(int transport, uint64_t base, int type, int irq) {
 	if (nvdevs >= MAX_VDEVS) return;
 	struct vdev *d = &vdevs[nvdevs];
@@ -195,7 +276,14 @@ static void add_device(int transport, uint64_t base, int type, int irq) {
 	d->base = base;
 	d->type = type;
 	d->irq = irq;
-	if (init_device(d) == 0) nvdevs++;
+	barrier();
+	nvdevs++;
+	if (init_device(d) != 0) {
+		reset(d);
+		nvdevs--;
+		return;
+	}
+	irq_unmask(irq);
 }
 
 /* mmio_param finds "virtio_mmio.device=<size>@<base>:<irq>" entries. */
@@ -219,18 +307,21 @@ static int mmio_params(const char *cmdline, uint64_t *bases, int *irqs, int max)
 /* virtio_scan (re)discovers every device: PCI slots, then the virtio-mmio
  * windows from the lowest one the command line names. */
 void virtio_scan(const char *cmdline) {
-	for (int i = 0; i < nvdevs; i++) set_status(&vdevs[i], 0);
+	for (int i = 0; i < nvdevs; i++) reset(&vdevs[i]);
 	nvdevs = 0;
 	for (int slot = 1; slot < 32; slot++) {
-		uint32_t id = pci_cfg(slot, 0);
+		int dev = slot << 3;
+		uint32_t id = pci_cfg(dev, 0);
 		if ((id & 0xffff) != 0x1af4) continue;
-		uint32_t dev = id >> 16;
-		if (dev < 0x1000 || dev > 0x103f) continue;
-		int type = (int)(pci_cfg(slot, 0x2c) >> 16);
-		uint32_t bar = pci_cfg(slot, 0x10);
-		if (!(bar & 1)) continue;
-		pci_cfg_write(slot, 0x04, pci_cfg(slot, 0x04) | 1);
-		add_device(VT_PCI, bar & ~3u, type, (int)(pci_cfg(slot, 0x3c) & 0xff));
+		uint32_t did = id >> 16;
+		if (did < 0x1000 || did > 0x103f) continue;
+		int type = (int)(pci_cfg(dev, 0x2c) >> 16);
+		uint32_t io = pci_io_bar(dev);
+		if (!io) continue;
+		/* I/O decoding, and bus mastering for the queues' DMA (firmware
+		 * enables it only on the devices it uses itself) */
+		pci_cfg_write(dev, 0x04, (pci_cfg(dev, 0x04) & 0xffff) | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
+		add_device(VT_PCI, io, type, pci_irq(dev));
 	}
 	uint64_t bases[32];
 	int irqs[32];
@@ -251,20 +342,16 @@ void virtio_scan(const char *cmdline) {
 	}
 }
 
-/* virtio_irq acknowledges the devices on irq. */
-void virtio_irq(int irq) {
+/* virtio_irq acknowledges the devices on irq and returns how many had
+ * interrupted. */
+int virtio_irq(int irq) {
+	int claimed = 0;
 	for (int i = 0; i < nvdevs; i++) {
 		struct vdev *d = &vdevs[i];
 		if (d->irq != irq) continue;
-		uint32_t isr;
-		if (d->transport == VT_PCI) {
-			isr = inb((uint16_t)(d->base + 0x13));
-		} else {
-			isr = mmio_read32(d->base + 0x60);
-			mmio_write32(d->base + 0x64, isr);
-		}
-		if (isr) d->irqs++;
+		if (ack_isr(d)) d->irqs++, claimed++;
 	}
+	return claimed;
 }
 
 struct vdev *find_dev(int type) {

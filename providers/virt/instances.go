@@ -2,6 +2,7 @@ package virt
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,19 +136,25 @@ func availableStates(v *vmm.System) []uint16 {
 	if v.Busy != "" {
 		return []uint16{}
 	}
+	var states []uint16
 	switch {
 	case v.Saved && !active(v.State):
 		return []uint16{2, 3}
 	case v.State == hypervisor.StateRunning:
-		return []uint16{3, 4, 6, 9, 10, 11}
+		states = []uint16{3, 4, 6, 9, 10, 11}
 	case v.State == hypervisor.StatePaused:
-		return []uint16{2, 3, 6, 11}
+		states = []uint16{2, 3, 6, 11}
 	case v.State == hypervisor.StateShuttingDown:
-		return []uint16{3, 6, 11}
+		states = []uint16{3, 6, 11}
 	case v.State == hypervisor.StateStarting:
 		return []uint16{}
+	default:
+		return []uint16{2}
 	}
-	return []uint16{2}
+	if v.CannotSave != "" { // the engine cannot write its state (6 Offline)
+		states = slices.DeleteFunc(states, func(s uint16) bool { return s == 6 })
+	}
+	return states
 }
 
 func stateWords(v *vmm.System) string {
@@ -317,6 +324,11 @@ func (p *Provider) stateCapsInstance(v *vmm.System) (*cim.Instance, error) {
 
 func (p *Provider) snapCapsInstance(v *vmm.System) (*cim.Instance, error) {
 	types := []uint16{uint16(vmm.SnapshotFull), uint16(vmm.SnapshotDisk)}
+	if v.CannotSave != "" && active(v.State) && !v.Saved {
+		// An active system's disks move onto deltas while it is stopped
+		// with its state written, which the engine cannot do now.
+		types = []uint16{}
+	}
 	for _, d := range v.Def.Disks {
 		if d.Image != "" && d.Format == "raw" {
 			types = []uint16{} // deltas need VMDK images

@@ -4,18 +4,16 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/hypercim/hypercim/hypervisor/internal/linuxguest"
+	"github.com/hypercim/hypercim/hypervisor/linuxguest"
 )
 
 // Guest is a stock Linux guest ready to boot on libvirtd: Debian's cloud
-// kernel and hypercim's busybox initramfs (hypervisor/internal/linuxguest),
-// in a directory that QEMU, which libvirt runs as an unprivileged user,
-// can traverse and read. Tests outside hypervisor/ use it through this
-// package, since they cannot import the internal one.
+// kernel and hypercim's busybox initramfs (package linuxguest, whose
+// Transcript, Cmdline and ParseDisks drive it), in a directory that QEMU,
+// which libvirt runs as an unprivileged user, can traverse and read.
 type Guest struct {
 	// Dir holds the kernel and initramfs; tests put their disk images
 	// here too. It is removed when the test ends.
@@ -23,16 +21,6 @@ type Guest struct {
 	Kernel string
 	Initrd string
 }
-
-// Disk is one disk as the guest reports it on its console: the device
-// name, the size in sectors and the MD5 of its first SumBytes.
-type Disk = linuxguest.Disk
-
-// SumBytes is how much of each disk the guest hashes.
-const SumBytes = linuxguest.DefaultSumSectors * 512
-
-// ReadyMarker is the line the guest prints once it has reported its disks.
-const ReadyMarker = linuxguest.MarkerReady
 
 // NewGuest fetches the kernel (once per clone, see
 // scripts/guest-kernel.sh) and writes the initramfs into a new directory.
@@ -62,15 +50,4 @@ func NewGuest(t testing.TB) *Guest {
 		t.Fatal(err)
 	}
 	return g
-}
-
-// PowerOffCmdline is the kernel command line of a guest that reports its
-// disks and the ready marker on ttyS0, then powers off.
-func PowerOffCmdline() string {
-	return linuxguest.Cmdline(linuxguest.Boot{Mode: linuxguest.ModePowerOff})
-}
-
-// ParseDisks returns the disks reported in console output.
-func ParseDisks(output string) []Disk {
-	return linuxguest.ParseDisks(strings.Split(strings.ReplaceAll(output, "\r\n", "\n"), "\n"))
 }

@@ -408,6 +408,10 @@ type System struct {
 	Branch      string
 	// Reason is the engine's explanation of the last state change.
 	Reason string
+	// CannotSave is set when the engine cannot write the memory and device
+	// state of the system while it runs or is paused (saving, snapshots of
+	// an active system): why, and what to do instead.
+	CannotSave string
 }
 
 func (s *system) view() System {
@@ -418,8 +422,20 @@ func (s *system) view() System {
 		Branch: s.rec.Branch, Reason: s.reason}
 	if s.machine != nil {
 		v.State = s.machine.State()
+		v.CannotSave = cannotSave(s.machine)
 	}
 	return v
+}
+
+// cannotSave is the engine's reason why it cannot write the state of mach
+// while mach is active, "" when it can.
+func cannotSave(mach hypervisor.Machine) string {
+	if sc, ok := mach.(hypervisor.SaveChecker); ok {
+		if err := sc.CanSave(); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
 }
 
 // Systems returns every system, by name.

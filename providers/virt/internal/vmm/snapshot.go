@@ -52,6 +52,13 @@ func (m *Manager) CreateSnapshot(ctx context.Context, uuid string, req SnapshotR
 			return Outcome{}, errorf(NotSupported, "disk %s of %s is a raw image; snapshots keep disks as VMDK deltas, which need VMDK images (convert it with hypercim vmdk convert)", d.ID, uuid)
 		}
 	}
+	// An active system stops with its state written while its disks move
+	// onto deltas, for a disk-only snapshot too: refuse before the job
+	// where the engine cannot write it.
+	if why := cannotSave(mach); why != "" && active(st) && !rec.Saved {
+		release()
+		return Outcome{}, errorf(NotSupported, "cannot snapshot %s while it is %s: %s", uuid, st, why)
+	}
 	id := newUUID()
 	spec := jobSpec{Name: "Create snapshot", Method: "CreateSnapshot", Owner: OwnerSnapshot, Affected: []Affected{
 		{Kind: "system", ID: s.uuid, Effects: []uint16{EffectExclusiveUse}},

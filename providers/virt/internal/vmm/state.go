@@ -180,6 +180,10 @@ func (m *Manager) requestState(ctx context.Context, uuid string, t Transition, c
 		case st != hypervisor.StateRunning && st != hypervisor.StatePaused && st != hypervisor.StateShuttingDown:
 			return refuse()
 		}
+		if why := cannotSave(mach); why != "" {
+			release()
+			return Outcome{}, errorf(NotSupported, "cannot save %s: %s", uuid, why)
+		}
 		return m.runLong(ctx, co, spec, release, func(ctx context.Context, p progress) (Result, error) {
 			return out.Result, m.save(ctx, s, mach, requested(false))
 		})

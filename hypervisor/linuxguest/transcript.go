@@ -161,11 +161,12 @@ type Disk struct {
 	MD5     string // hex MD5 of the first sectors (see Boot.SumSectors)
 }
 
-// ParseDisks returns the disk lines among lines.
+// ParseDisks returns the disk lines among lines (which may end in "\r",
+// as raw terminal output does).
 func ParseDisks(lines []string) []Disk {
 	var disks []Disk
 	for _, l := range lines {
-		rest, ok := strings.CutPrefix(l, Prefix+"disk ")
+		rest, ok := strings.CutPrefix(strings.TrimRight(l, "\r"), Prefix+"disk ")
 		if !ok {
 			continue
 		}
