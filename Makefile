@@ -7,13 +7,16 @@ DATA_DIR  ?= ./var/hypercim
 GOFLAGS   ?=
 FUZZTIME  ?= 30s
 TESTFLAGS ?= -timeout 30m
+VERSION   := 0.1.0
+REVISION  := $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION)$(if $(REVISION),+$(REVISION))
 
 .PHONY: all build run test deps vet fmt-check lint bench fuzz clean testguest
 
 all: build
 
 build: testguest
-	$(GO) build $(GOFLAGS) -o $(BIN)/hypercimd ./cmd/hypercimd
+	$(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/hypercimd ./cmd/hypercimd
 	$(GO) build $(GOFLAGS) -o $(BIN)/hypercim ./cmd/hypercim
 
 # The freestanding test guest the VMM boots (hypervisor issue).

@@ -10,6 +10,14 @@ import (
 	"syscall"
 )
 
+// version is the product version the server reports (CIM_ObjectManager,
+// WS-Man Identify, User-Agent). `make build` sets it to the release plus
+// the git revision with -ldflags "-X main.version=...".
+var version = "0.1.0"
+
+// productVersion is the version reported to clients.
+func productVersion() string { return version }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

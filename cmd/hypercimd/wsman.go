@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime/debug"
 
 	"github.com/hypercim/hypercim/wbem/wsman"
 )
@@ -103,13 +102,4 @@ func (d *daemon) wsmanProtocol(w wsmanConfig) protocol {
 		EventTLS:       w.eventTLS(),
 	})
 	return protocol{name: "WS-Management", path: wsman.Path, handler: h, httpAddr: w.httpAddr, httpsAddr: w.httpsAddr}
-}
-
-// productVersion is the module version the binary was built from, as
-// Identify reports it.
-func productVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
