@@ -73,6 +73,7 @@ func (c *Compiler) CompileSource(name string, src []byte) (*Result, error) {
 	if read == nil {
 		read = os.ReadFile
 	}
+	withSource.Loader.osPaths = c.Loader.ReadFile == nil
 	withSource.Loader.ReadFile = func(n string) ([]byte, error) {
 		if n == name {
 			return src, nil

@@ -234,7 +234,11 @@ func (c *compiler) buildClass(d *ClassDecl) *builtClass {
 			c.errorf(m.NamePos, "%s: method %s has the name of the property declared at %s", what, m.Name, prev.NamePos)
 			continue
 		}
-		meth, ok := c.buildMethod(m, what+": method "+m.Name)
+		var overridden *cim.Method
+		if b.super != nil {
+			overridden = b.super.Method(m.Name)
+		}
+		meth, ok := c.buildMethod(m, overridden, what+": method "+m.Name)
 		if !ok {
 			continue
 		}
@@ -334,12 +338,20 @@ func (c *compiler) embeddedOf(qs cim.Qualifiers, list []*Qualifier, t cim.Type, 
 
 // checkValueMap checks the ValueMap and Values qualifiers of an element:
 // arrays of the same length, and entries that are integers or ranges for
-// an integer element (DSP0004 ValueMap). Problems are reported at the
-// ValueMap qualifier.
-func (c *compiler) checkValueMap(qs cim.Qualifiers, list []*Qualifier, t cim.Type, what string) {
+// an integer element (DSP0004 ValueMap). inherited holds the qualifiers of
+// the element this one overrides, if any: a subclass that sets only Values
+// must match the ValueMap it inherits, and the reverse. Problems are
+// reported at the ValueMap qualifier.
+func (c *compiler) checkValueMap(qs cim.Qualifiers, list []*Qualifier, inherited cim.Qualifiers, t cim.Type, what string) {
 	vm, values := qs.Get(cim.QualifierValueMap), qs.Get(cim.QualifierValues)
 	if vm == nil && values == nil {
 		return
+	}
+	if vm == nil {
+		vm = inheritedQualifier(inherited, cim.QualifierValueMap)
+	}
+	if values == nil {
+		values = inheritedQualifier(inherited, cim.QualifierValues)
 	}
 	var keys, texts []string
 	pos := Pos{}
@@ -363,6 +375,15 @@ func (c *compiler) checkValueMap(qs cim.Qualifiers, list []*Qualifier, t cim.Typ
 	if _, err := cim.NewValueMap(t, keys, texts); err != nil {
 		c.errorf(pos, "%s: %s", what, errText(err))
 	}
+}
+
+// inheritedQualifier returns the qualifier called name of an overridden
+// element if it propagates to the overriding one, else nil.
+func inheritedQualifier(inherited cim.Qualifiers, name string) *cim.Qualifier {
+	if q := inherited.Get(name); q != nil && q.Flavor.ToSubclass() {
+		return q
+	}
+	return nil
 }
 
 func (c *compiler) buildProperty(p *PropertyDecl, b *builtClass, what string, refsAllowed bool) (cim.Property, bool) {
@@ -397,7 +418,13 @@ func (c *compiler) buildProperty(p *PropertyDecl, b *builtClass, what string, re
 			kind = sp.EmbeddedKind()
 		}
 	}
-	c.checkValueMap(prop.Qualifiers, p.Qualifiers, t, what)
+	var inherited cim.Qualifiers
+	if b.super != nil {
+		if sp := b.super.Property(p.Name); sp != nil {
+			inherited = sp.Qualifiers
+		}
+	}
+	c.checkValueMap(prop.Qualifiers, p.Qualifiers, inherited, t, what)
 	if p.Default != nil {
 		v, ok := c.value(p.Default, t, prop.IsArray, valueContext{what: what, embedded: kind})
 		if !ok {
@@ -408,7 +435,9 @@ func (c *compiler) buildProperty(p *PropertyDecl, b *builtClass, what string, re
 	return prop, true
 }
 
-func (c *compiler) buildMethod(m *MethodDecl, what string) (cim.Method, bool) {
+// buildMethod converts a method declaration; overridden is the method of
+// the superclass it overrides, or nil.
+func (c *compiler) buildMethod(m *MethodDecl, overridden *cim.Method, what string) (cim.Method, bool) {
 	rt, _, ok := c.elementType(m.ReturnType, what)
 	if !ok {
 		return cim.Method{}, false
@@ -422,7 +451,11 @@ func (c *compiler) buildMethod(m *MethodDecl, what string) (cim.Method, bool) {
 	if _, ok := c.embeddedOf(meth.Qualifiers, m.Qualifiers, rt, what); !ok {
 		return cim.Method{}, false
 	}
-	c.checkValueMap(meth.Qualifiers, m.Qualifiers, rt, what)
+	var inherited cim.Qualifiers
+	if overridden != nil {
+		inherited = overridden.Qualifiers
+	}
+	c.checkValueMap(meth.Qualifiers, m.Qualifiers, inherited, rt, what)
 	ok = true
 	for i, p := range m.Params {
 		pwhat := what + ": parameter " + p.Name
@@ -448,7 +481,13 @@ func (c *compiler) buildMethod(m *MethodDecl, what string) (cim.Method, bool) {
 			ok = false
 			continue
 		}
-		c.checkValueMap(par.Qualifiers, p.Qualifiers, t, pwhat)
+		var parInherited cim.Qualifiers
+		if overridden != nil {
+			if op := overridden.Parameter(p.Name); op != nil {
+				parInherited = op.Qualifiers
+			}
+		}
+		c.checkValueMap(par.Qualifiers, p.Qualifiers, parInherited, t, pwhat)
 		meth.Parameters = append(meth.Parameters, par)
 	}
 	return meth, ok

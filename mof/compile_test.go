@@ -380,6 +380,22 @@ class T_B : T_A {
 		"qualifier Key has flavor DisableOverride and cannot be changed from true to false",
 		`Override("Other") names another element`,
 	)
+	// ValueMap and Values must agree after inheritance too: an override
+	// that sets one of them is checked against the other it inherits.
+	wantErrors(t, `
+class T_A { [ValueMap{"1", "2"}] uint16 S; [Values{"a", "b"}] uint16 V; [ValueMap{"1"}] uint16 M([ValueMap{"1"}] uint8 P); };
+class T_B : T_A {
+	[Override("S"), Values{"one"}] uint16 S;
+	[Override("V"), ValueMap{"1", "x"}] uint16 V;
+	[Override("M"), Values{"a", "b"}] uint16 M([Values{"p", "q"}] uint8 P);
+};
+class T_C : T_A { [Override("S"), Values{"one", "two"}] uint16 S; };
+`,
+		"class T_B: property S: ValueMap has 2 entries but Values has 1",
+		`class T_B: property V: invalid ValueMap entry "x"`,
+		"class T_B: method M: ValueMap has 1 entries but Values has 2",
+		"class T_B: method M: parameter P: ValueMap has 1 entries but Values has 2",
+	)
 }
 
 func TestInstancesAndAliases(t *testing.T) {

@@ -29,11 +29,20 @@
 //
 // The compiler does not stop at the first error: the parser resynchronises
 // at the next property or declaration, and the checker leaves out a faulty
-// element and goes on, so one run reports as many problems as it can. Class
-// inheritance rules (overrides, keys, DisableOverride qualifiers,
-// references only in associations, at least two references in an
-// association) are those of cim.ResolveClassAll; the compiler reports each
-// of its verdicts at the qualifier or element concerned.
+// element and goes on, so one run reports as many problems as it can
+// (ErrorList.Error shows the first MaxShownErrors; a file that is not text
+// gets a single message). Class inheritance rules (overrides, keys,
+// DisableOverride qualifiers, references only in associations, at least
+// two references in an association) are those of cim.ResolveClassAll; the
+// compiler reports each of its verdicts at the qualifier or element
+// concerned.
+//
+// # Includes
+//
+// #pragma include reaches only files in the directory tree of a file named
+// to the compiler or of an include directory, symbolic links resolved
+// (Loader.AllowOutsideIncludes lifts this), so compiling a MOF file does
+// not read, nor quote in its messages, files elsewhere.
 //
 // # Targets
 //
@@ -45,12 +54,14 @@
 //
 // # Writing
 //
-// Writer and WriteTarget turn qualifier declarations, classes and instances
+// Writer, WriteTarget and WriteRepository (a repository's namespaces, for
+// `hypercim mof export`) turn qualifier declarations, classes and instances
 // back into MOF that compiles to the same objects: a compile, write,
-// compile round trip of the DMTF schema gives identical classes. The text
-// is cim.MOFFormat's, the same as the String methods of package cim give,
-// kept within 78 columns; the Writer adds buffering, pragmas and an order
-// of classes that compiles.
+// compile round trip of the DMTF schema gives identical classes, through
+// memory and through the repository. The text is cim.MOFFormat's, the
+// same as the String methods of package cim give, kept within 78 columns;
+// the Writer adds buffering, pragmas and an order of classes that
+// compiles.
 //
 // # Parsing only
 //

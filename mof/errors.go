@@ -47,7 +47,13 @@ func (e *Error) Unwrap() error { return e.Err }
 // run keeps going after an error so that one run reports as many as it can.
 type ErrorList []*Error
 
-// Error joins the messages one per line.
+// MaxShownErrors is how many messages ErrorList.Error shows (and the CLI
+// prints by default): past that many, a file is rarely the MOF its author
+// meant, and the first messages are the ones that help.
+const MaxShownErrors = 20
+
+// Error joins the messages one per line, at most MaxShownErrors of them,
+// then says how many more there are.
 func (l ErrorList) Error() string {
 	switch len(l) {
 	case 0:
@@ -56,13 +62,34 @@ func (l ErrorList) Error() string {
 		return l[0].Error()
 	}
 	var b strings.Builder
-	for i, e := range l {
+	shown, more := l.Shown(MaxShownErrors)
+	for i, e := range shown {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
 		b.WriteString(e.Error())
 	}
+	if more > 0 {
+		b.WriteString("\n" + MoreErrors(more))
+	}
 	return b.String()
+}
+
+// Shown returns the first max errors of l (all of them when max <= 0) and
+// how many are left out.
+func (l ErrorList) Shown(max int) (ErrorList, int) {
+	if max <= 0 || len(l) <= max {
+		return l, 0
+	}
+	return l[:max], len(l) - max
+}
+
+// MoreErrors is the line that stands for n errors left out.
+func MoreErrors(n int) string {
+	if n == 1 {
+		return "... 1 more error"
+	}
+	return fmt.Sprintf("... %d more errors", n)
 }
 
 // Unwrap exposes the individual errors to errors.Is and errors.As.

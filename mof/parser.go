@@ -3,9 +3,11 @@ package mof
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Parse parses one MOF source and returns its syntax tree. It does not
@@ -15,8 +17,16 @@ import (
 // stops at the first one.
 func Parse(name string, src []byte) (*File, error) {
 	text, err := decodeSource(src)
+	if err == nil {
+		err = checkText(text)
+	}
 	if err != nil {
-		return &File{Name: name}, ErrorList{{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: err.Error()}}
+		pos := Pos{File: name, Line: 1, Col: 1}
+		var te *textError
+		if errors.As(err, &te) {
+			pos.Line, pos.Col = te.line, te.col
+		}
+		return &File{Name: name}, ErrorList{{Pos: pos, Msg: err.Error()}}
 	}
 	p := newParser(name, text)
 	f := p.parseFile()
@@ -37,15 +47,48 @@ func decodeSource(src []byte) (string, error) {
 		}
 		body := src[2:]
 		if len(body)%2 != 0 {
-			return "", fmt.Errorf("UTF-16 source has an odd number of bytes")
+			return "", fmt.Errorf("not a MOF text file: UTF-16 source with an odd number of bytes")
 		}
 		units := make([]uint16, len(body)/2)
 		for i := range units {
 			units[i] = order.Uint16(body[2*i:])
 		}
 		return string(utf16.Decode(units)), nil
+	case len(src) >= 2 && src[0] != 0 && src[1] == 0, len(src) >= 2 && src[0] == 0 && src[1] != 0:
+		return "", fmt.Errorf("not a MOF text file: it looks like UTF-16 without a byte-order mark (save it as UTF-8, or as UTF-16 with a byte-order mark)")
 	}
 	return string(src), nil
+}
+
+// textError says where a source stops being text.
+type textError struct {
+	line, col int
+	what      string
+}
+
+func (e *textError) Error() string {
+	return "not a MOF text file: " + e.what + " (MOF is UTF-8 text, or UTF-16 with a byte-order mark)"
+}
+
+// checkText refuses binary input as a whole, with one message, rather
+// than one "invalid character" per byte: a NUL byte or a byte sequence
+// that is not UTF-8 does not occur in MOF text. Other stray control
+// characters are left to the lexer, which reports each where it is.
+func checkText(text string) error {
+	line, col := 1, 1
+	for off, r := range text {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(text[off:], string(utf8.RuneError)):
+			return &textError{line, col, fmt.Sprintf("byte 0x%02X is not UTF-8", text[off])}
+		case r == 0:
+			return &textError{line, col, "it holds a NUL byte"}
+		case r == '\n':
+			line, col = line+1, 1
+		default:
+			col++
+		}
+	}
+	return nil
 }
 
 // bailout unwinds the parser to the nearest recovery point after a syntax
@@ -346,12 +389,17 @@ func (p *parser) parseIdentList(what string) []Ident {
 	return ids
 }
 
-// intrinsicTypes are DSP0004's data types, by lower-case MOF keyword.
-var intrinsicTypes = map[string]bool{
-	"boolean": true, "string": true, "char16": true, "datetime": true,
-	"uint8": true, "sint8": true, "uint16": true, "sint16": true,
-	"uint32": true, "sint32": true, "uint64": true, "sint64": true,
-	"real32": true, "real64": true,
+// isIntrinsicType reports whether a lower-case MOF keyword names one of
+// DSP0004's data types.
+func isIntrinsicType(lower string) bool {
+	switch lower {
+	case "boolean", "string", "char16", "datetime",
+		"uint8", "sint8", "uint16", "sint16",
+		"uint32", "sint32", "uint64", "sint64",
+		"real32", "real64":
+		return true
+	}
+	return false
 }
 
 // parseDataType parses an intrinsic type or, when refOK, "Class REF".
@@ -361,7 +409,7 @@ func (p *parser) parseDataType(refOK bool) DataType {
 		p.expected("a data type")
 	}
 	lower := strings.ToLower(t.text)
-	if intrinsicTypes[lower] {
+	if isIntrinsicType(lower) {
 		p.next()
 		return DataType{Pos: t.pos, Name: lower}
 	}
@@ -480,30 +528,8 @@ func (p *parser) parseFeatureRecovering(c *ClassDecl) {
 		defer recoverBailout(&failed)
 		p.parseFeature(c)
 	}()
-	if !failed {
-		return
-	}
-	defer func() { p.lex.unterminated = false }()
-	depth := 0
-	for p.tok.kind != tEOF {
-		switch p.tok.kind {
-		case tLBrace:
-			depth++
-		case tRBrace:
-			if depth == 0 {
-				return
-			}
-			depth--
-		case tSemi:
-			if depth == 0 {
-				p.next()
-				return
-			}
-		case tPragma:
-			// The class was never closed; let the top level resynchronise.
-			panic(bailout{})
-		}
-		p.next()
+	if failed {
+		p.syncInBlock()
 	}
 }
 
@@ -610,13 +636,16 @@ func (p *parser) parsePropertyValueRecovering(inst *InstanceDecl) {
 	}()
 	if failed {
 		p.syncInBlock()
-		p.lex.unterminated = false
 	}
 }
 
-// syncInBlock skips past the next ';' at the current brace depth, or up to
-// the '}' that closes the block.
+// syncInBlock resynchronises after a syntax error inside a class or
+// instance body: it skips past the next ';' at the current brace depth, or
+// up to the '}' that closes the block. A #pragma means the block was never
+// closed, so it unwinds to let the top level resynchronise. Either way the
+// error of an unterminated literal has been reported once and is cleared.
 func (p *parser) syncInBlock() {
+	defer func() { p.lex.unterminated = false }()
 	depth := 0
 	for p.tok.kind != tEOF {
 		switch p.tok.kind {

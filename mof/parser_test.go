@@ -3,6 +3,7 @@ package mof
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -421,5 +422,62 @@ func TestCommentsAndEncodings(t *testing.T) {
 	_, err = Parse("c.mof", []byte("class A {};\n/* never closed\n"))
 	if err == nil || !strings.Contains(err.Error(), "c.mof:2:1: comment not terminated") {
 		t.Errorf("unterminated comment: %v", err)
+	}
+}
+
+// TestBinaryInput: a file that is not text gives one message saying so,
+// where it stops being text, not one message per byte.
+func TestBinaryInput(t *testing.T) {
+	garbage := make([]byte, 20<<10)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range garbage {
+		garbage[i] = byte(rng.Uint32())
+	}
+	utf16NoBOM := []byte{'c', 0, 'l', 0, 'a', 0, 's', 0, 's', 0}
+	for _, tc := range []struct {
+		name string
+		src  []byte
+		want string
+	}{
+		{"random", garbage, "r.mof:1:1: not a MOF text file: byte 0x"},
+		{"nul", []byte("class A {\n\tstring S; \x00\x00\x00 };"), "r.mof:2:12: not a MOF text file: it holds a NUL byte"},
+		{"latin1", []byte("// caf\xe9\nclass A { };"), "r.mof:1:7: not a MOF text file: byte 0xE9 is not UTF-8"},
+		{"utf16 without BOM", utf16NoBOM, "r.mof:1:1: not a MOF text file: it looks like UTF-16 without a byte-order mark"},
+		{"odd utf16", []byte{0xFF, 0xFE, 'c', 0, 'l'}, "r.mof:1:1: not a MOF text file: UTF-16 source with an odd number of bytes"},
+	} {
+		_, err := Parse("r.mof", tc.src)
+		var list ErrorList
+		if !errors.As(err, &list) || len(list) != 1 || !strings.HasPrefix(list[0].Error(), tc.want) {
+			t.Errorf("%s: %d errors, want one starting %q:\n%v", tc.name, len(list), tc.want, err)
+		}
+	}
+	// A replacement character written as such is text, not an encoding error.
+	if _, err := Parse("ok.mof", []byte("class A { [Description(\"\uFFFD\")] string S; };")); err != nil {
+		t.Errorf("U+FFFD in a string: %v", err)
+	}
+}
+
+// TestErrorListShown: an error list prints at most MaxShownErrors
+// messages, then how many more there are.
+func TestErrorListShown(t *testing.T) {
+	var src strings.Builder
+	for i := 0; i < 30; i++ {
+		src.WriteString("class ;\n")
+	}
+	_, err := Parse("many.mof", []byte(src.String()))
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != 30 {
+		t.Fatalf("%d errors, want 30", len(list))
+	}
+	lines := strings.Split(list.Error(), "\n")
+	if len(lines) != MaxShownErrors+1 || lines[MaxShownErrors] != "... 10 more errors" ||
+		!strings.HasPrefix(lines[MaxShownErrors-1], "many.mof:20:7:") {
+		t.Errorf("%d lines, ending %q", len(lines), lines[len(lines)-1])
+	}
+	if shown, more := list.Shown(0); len(shown) != 30 || more != 0 {
+		t.Errorf("Shown(0): %d, %d more", len(shown), more)
+	}
+	if got := MoreErrors(1); got != "... 1 more error" {
+		t.Errorf("MoreErrors(1) = %q", got)
 	}
 }

@@ -146,19 +146,30 @@ func orderClasses(classes []*cim.Class) []*cim.Class {
 // qualifier declarations, classes and instances. With more than one
 // namespace each part starts with a #pragma namespace.
 func WriteTarget(out io.Writer, t *MemTarget) error {
-	w := NewWriter(out)
 	spaces := t.Namespaces()
-	for _, ns := range spaces {
-		if len(spaces) > 1 {
-			w.Pragma("namespace", ns)
-			w.buf = append(w.buf, '\n')
-		}
+	return writeNamespaces(out, spaces, len(spaces) > 1, func(w *Writer, ns string) error {
 		for _, qt := range t.QualifierTypes(ns) {
 			w.QualifierType(qt)
 		}
 		w.WriteClasses(t.Classes(ns))
 		for _, inst := range t.Instances(ns) {
 			w.Instance(inst)
+		}
+		return nil
+	})
+}
+
+// writeNamespaces writes each namespace with write, preceded by a #pragma
+// namespace if pragmas is set, and flushes.
+func writeNamespaces(out io.Writer, spaces []string, pragmas bool, write func(w *Writer, ns string) error) error {
+	w := NewWriter(out)
+	for _, ns := range spaces {
+		if pragmas {
+			w.Pragma("namespace", ns)
+			w.buf = append(w.buf, '\n')
+		}
+		if err := write(w, ns); err != nil {
+			return err
 		}
 	}
 	return w.Flush()

@@ -83,7 +83,13 @@ func Check(path string, opts CheckOptions) (*CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch probeFormat(path, head, st) {
+	format := probeFormat(path, head, st)
+	if format != FormatRaw && st.Mode().IsRegular() {
+		if err := checkHeaderLength(path, head, st.Size()); err != nil {
+			return nil, err
+		}
+	}
+	switch format {
 	case FormatRaw:
 		return res, nil
 	case FormatQCOW2:
@@ -342,6 +348,9 @@ func (c *checker) sparseFile(f *os.File, path string) error {
 	}
 	b := make([]byte, sectorSize)
 	if err := preadFull(f, b, 0); err != nil {
+		return err
+	}
+	if err := checkHeaderLength(path, b, st.Size()); err != nil {
 		return err
 	}
 	h := decodeSparseHeader(b)
@@ -647,13 +656,35 @@ func (s *sparseCheck) fix(overlaps []used, holes [][2]int64, lastEnd int64) erro
 	return fdatasync(s.f)
 }
 
-// hasData reports whether a file range holds any data (not only holes).
+// hasData reports whether a file range holds anything but zeros. Holes
+// and allocated zeros both count as empty: punching a hole smaller than a
+// file-system block, or on a file system that cannot punch, leaves zeros
+// in allocated blocks, and a range repair emptied must not be reported
+// again.
 func hasData(f *os.File, off, n int64) bool {
-	st, run, err := fileRangeStatus(f, off, n)
-	if err != nil {
-		return true
+	var buf []byte
+	for n > 0 {
+		st, run, err := fileRangeStatus(f, off, n)
+		if err != nil || run <= 0 {
+			return true
+		}
+		if st == statusData {
+			if buf == nil {
+				buf = make([]byte, min(n, 1<<20))
+			}
+			for end := off + run; off < end; {
+				c := min(end-off, int64(len(buf)))
+				if preadFull(f, buf[:c], off) != nil || !isZero(buf[:c]) {
+					return true
+				}
+				off += c
+			}
+		} else {
+			off += run
+		}
+		n -= run
 	}
-	return st == statusData || run < n
+	return false
 }
 
 func punchHole(f *os.File, off, n int64) error {

@@ -25,6 +25,9 @@ type ConvertOptions struct {
 	Overwrite bool
 	// AllowOutsidePaths as in OpenOptions.
 	AllowOutsidePaths bool
+	// Compression of a streamOptimized destination; default
+	// CompressionFast.
+	Compression Compression
 	// Progress, if set, receives bytes done out of the virtual size.
 	Progress ProgressFunc
 }
@@ -41,6 +44,9 @@ const (
 // An existing destination (without Overwrite) is written in place, zero
 // ranges included, and must be at least as large as the source.
 func Convert(src, dst string, opts ConvertOptions) error {
+	if _, err := opts.Compression.zlibLevel(); err != nil {
+		return err
+	}
 	in, err := Open(src, OpenOptions{ReadOnly: true, Format: opts.SrcFormat, AllowOutsidePaths: opts.AllowOutsidePaths})
 	if err != nil {
 		return fmt.Errorf("opening source: %w", err)
@@ -81,7 +87,7 @@ func openDestination(dst string, size int64, opts ConvertOptions) (*Disk, bool, 
 	_, statErr := os.Stat(dst)
 	exists := statErr == nil
 	if exists && !opts.Overwrite {
-		d, err := Open(dst, OpenOptions{Format: opts.DstFormat, AllowOutsidePaths: opts.AllowOutsidePaths})
+		d, err := Open(dst, OpenOptions{Format: opts.DstFormat, AllowOutsidePaths: opts.AllowOutsidePaths, Compression: opts.Compression})
 		if err != nil {
 			return nil, false, fmt.Errorf("opening existing destination (pass --overwrite to replace it): %w", err)
 		}
@@ -139,7 +145,7 @@ func openDestination(dst string, size int64, opts ConvertOptions) (*Disk, bool, 
 	default:
 		return nil, false, fmt.Errorf("%w: cannot write %s images (raw and vmdk can be written)", ErrUnsupported, format)
 	}
-	d, err := Open(dst, OpenOptions{Format: format})
+	d, err := Open(dst, OpenOptions{Format: format, Compression: opts.Compression})
 	if err != nil {
 		removeImage(dst)
 		return nil, false, err

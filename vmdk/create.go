@@ -80,6 +80,7 @@ func planCreate(path string, opts CreateOptions) (*createPlan, error) {
 	}
 	desc := &descriptor{version: 1, parentCID: noParentCID, createType: string(opts.Subformat)}
 	desc.cid = newCID()
+	var chain []os.FileInfo // the files the new delta will read
 	if opts.Parent != "" {
 		if opts.Subformat != MonolithicSparse && opts.Subformat != TwoGbMaxExtentSparse {
 			return nil, bad("a delta must be monolithicSparse or twoGbMaxExtentSparse, not %s", opts.Subformat)
@@ -89,6 +90,7 @@ func planCreate(path string, opts CreateOptions) (*createPlan, error) {
 			return nil, fmt.Errorf("opening parent: %w", err)
 		}
 		pdesc, psize := p.desc, p.Size()
+		chain = chainFiles(p)
 		p.Close()
 		if pdesc == nil {
 			return nil, bad("parent %s is not a VMDK (deltas need a VMDK parent)", opts.Parent)
@@ -183,6 +185,17 @@ func planCreate(path string, opts CreateOptions) (*createPlan, error) {
 		{"ddb.adapterType", string(opts.Adapter)},
 		{"ddb.toolsVersion", "2147483647"},
 	}
+	for _, f := range plan.files {
+		st, err := os.Stat(f)
+		if err != nil {
+			continue
+		}
+		for _, c := range chain {
+			if os.SameFile(st, c) {
+				return nil, bad("%s belongs to the parent chain of the new delta; replacing it would destroy the data the delta reads", f)
+			}
+		}
+	}
 	if !opts.Overwrite {
 		for _, f := range plan.files {
 			if _, err := os.Lstat(f); err == nil {
@@ -191,6 +204,20 @@ func planCreate(path string, opts CreateOptions) (*createPlan, error) {
 		}
 	}
 	return plan, nil
+}
+
+// chainFiles returns the file information of every file of d and of its
+// parents.
+func chainFiles(d *Disk) []os.FileInfo {
+	var out []os.FileInfo
+	for ; d != nil; d = d.parent {
+		for _, f := range d.imageFiles() {
+			if st, err := os.Stat(f); err == nil {
+				out = append(out, st)
+			}
+		}
+	}
+	return out
 }
 
 func newCID() uint32 {

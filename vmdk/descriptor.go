@@ -133,7 +133,7 @@ func parseDescriptor(text []byte) (*descriptor, error) {
 		lineNo := n + 1
 		if e, ok, err := parseExtentLine(line); ok || err != nil {
 			if err != nil {
-				return nil, fmt.Errorf("%w: descriptor line %d: %v", ErrCorrupt, lineNo, err)
+				return nil, fmt.Errorf("%w: descriptor line %d: %w", ErrCorrupt, lineNo, err)
 			}
 			d.extents = append(d.extents, e)
 			continue

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -78,6 +79,9 @@ func (d *Disk) bindExtents() {
 // header (read-only), or else raw. A VMDK delta opens its parents
 // read-only and checks their CIDs.
 func Open(path string, opts OpenOptions) (*Disk, error) {
+	if _, err := opts.Compression.zlibLevel(); err != nil {
+		return nil, err
+	}
 	return openChain(path, opts, 0, map[string]bool{})
 }
 
@@ -111,6 +115,9 @@ func openChain(path string, opts OpenOptions, depth int, seen map[string]bool) (
 	parentPath, err := resolvePath(filepath.Dir(path), hint, opts.AllowOutsidePaths)
 	if err != nil {
 		d.closeFiles()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: its parent %w (restore it; if it moved, relink with 'hypercim vmdk rebase --unsafe' / Rebase with Unsafe)", path, err)
+		}
 		return nil, fmt.Errorf("%s: parent %q: %w", path, hint, err)
 	}
 	popts := opts
@@ -193,6 +200,12 @@ func openOne(path string, opts OpenOptions) (*Disk, error) {
 	format := opts.Format
 	if format == FormatAuto {
 		format = probeFormat(path, head, st)
+	}
+	if format != FormatRaw && st.Mode().IsRegular() {
+		if err := checkHeaderLength(path, head, st.Size()); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	d := &Disk{path: path, format: format, readOnly: opts.ReadOnly}
 	if !opts.ReadOnly && (format == FormatRaw || binary.LittleEndian.Uint32(head) == sparseMagic) {
@@ -288,7 +301,11 @@ func (d *Disk) openVMDK(f *os.File, fileSize int64, head []byte, opts OpenOption
 			if !se.markers {
 				return fmt.Errorf("%w: %s: compressed grains without markers open read-only", ErrReadOnly, path)
 			}
-			if err := se.enableStreamWrites(headerSaysAtEnd(head)); err != nil {
+			level, err := opts.Compression.zlibLevel()
+			if err != nil {
+				return err
+			}
+			if err := se.enableStreamWrites(headerSaysAtEnd(head), level); err != nil {
 				return err
 			}
 		}
@@ -587,7 +604,14 @@ func openExtentFile(p string, line extentLine, readOnly bool) (extent, error) {
 // openSnapshotExtent opens a vmfsSparse (COWD) or seSparse extent.
 func openSnapshotExtent(f *os.File, p string) (extent, Subformat, string, error) {
 	head := make([]byte, 8)
-	if err := preadFull(f, head, 0); err != nil {
+	st, err := f.Stat()
+	if err == nil {
+		err = preadFull(f, head, 0)
+	}
+	if err != nil {
+		return nil, "", "", err
+	}
+	if err := checkHeaderLength(p, head, st.Size()); err != nil {
 		return nil, "", "", err
 	}
 	if binary.LittleEndian.Uint64(head) == seSparseMagic {
@@ -617,17 +641,37 @@ func resolvePath(dir, name string, allowOutside bool) (string, error) {
 	}
 	realDir, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return "", err
+		return "", plainPathError(dir, err)
 	}
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
-		return "", err // includes "does not exist", with the path
+		return "", plainPathError(p, err)
 	}
 	rel, err := filepath.Rel(realDir, real)
 	if err != nil || !filepath.IsLocal(rel) {
 		return "", fmt.Errorf("%w: %q resolves to %s through a symbolic link", ErrPathEscape, name, real)
 	}
 	return p, nil
+}
+
+// missingFileError says that a file a descriptor names does not exist,
+// in words rather than as the failed system call ("lstat x: no such file
+// or directory"); errors.Is(err, fs.ErrNotExist) holds.
+type missingFileError struct{ path string }
+
+func (e *missingFileError) Error() string        { return e.path + " does not exist" }
+func (e *missingFileError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// plainPathError drops the system call from an error about path.
+func plainPathError(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return &missingFileError{path}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return err
 }
 
 // Path returns the file the disk was opened from.

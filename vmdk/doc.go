@@ -52,9 +52,10 @@
 // about five times slower than a raw file on allocating writes.
 //
 // streamOptimized images are append-only: grains are compressed (in
-// parallel) and appended, Flush appends tables, directory, footer and
-// end-of-stream marker, and Close rewrites the file in LBA order when
-// grains were rewritten, so the result is a clean stream ESXi imports.
+// parallel, at the zlib level OpenOptions.Compression chooses) and
+// appended, Flush appends tables, directory, footer and end-of-stream
+// marker, and Close rewrites the file in LBA order when grains were
+// rewritten, so the result is a clean stream ESXi imports.
 //
 // # Safety
 //

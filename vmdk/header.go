@@ -1,6 +1,7 @@
 package vmdk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -245,6 +246,40 @@ func (h *cowdHeader) validate(fileSectors int64) error {
 	}
 	if h.gdOffset == 0 || int64(h.gdOffset)*sectorSize+int64(h.numGDEntries)*4 > fileSectors*sectorSize {
 		return bad("grain directory at sector %d lies outside the %d-sector file", h.gdOffset, fileSectors)
+	}
+	return nil
+}
+
+// qcow2HeaderBytes is the size of a version 2 qcow2 header, the shortest.
+const qcow2HeaderBytes = 72
+
+// headerLength is the size of the binary header a file starting with head
+// announces by its magic, and the header's name; 0 for files without one
+// (descriptors, raw images).
+func headerLength(head []byte) (int64, string) {
+	if len(head) < 8 {
+		return 0, ""
+	}
+	switch {
+	case binary.LittleEndian.Uint32(head) == sparseMagic:
+		return sectorSize, "sparse"
+	case binary.LittleEndian.Uint32(head) == cowdMagic:
+		return cowdHeaderBytes, "vmfsSparse (COWD)"
+	case binary.LittleEndian.Uint64(head) == seSparseMagic:
+		return sectorSize, "seSparse"
+	case bytes.HasPrefix(head, []byte("QFI\xfb")):
+		return qcow2HeaderBytes, "qcow2"
+	}
+	return 0, ""
+}
+
+// checkHeaderLength refuses a file too short for the header its magic
+// announces. Every reader calls it before looking at any field, so that
+// info, check and the rest say the same thing about a truncated file
+// rather than each reporting whichever zero field it reads first.
+func checkHeaderLength(name string, head []byte, fileSize int64) error {
+	if need, what := headerLength(head); fileSize < need {
+		return fmt.Errorf("%w: %s: %d bytes is too short for a %s header (%d bytes)", ErrCorrupt, name, fileSize, what, need)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package vmdk
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -134,6 +135,10 @@ func TestHostileStreams(t *testing.T) {
 			err := openAndRead(t, "s.vmdk", b)
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("got %v, want ErrCorrupt", err)
+			}
+			// The cause stays reachable beside the sentinel.
+			if name == "garbage compression" && !errors.Is(err, zlib.ErrHeader) {
+				t.Fatalf("got %v, want the zlib error as its cause", err)
 			}
 		})
 	}

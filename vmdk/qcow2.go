@@ -217,7 +217,7 @@ func (q *qcow2Extent) inflate(e uint64) ([]byte, error) {
 	// stream may be followed by unrelated bytes: read exactly a cluster.
 	out := make([]byte, q.clusterSize())
 	if _, err := io.ReadFull(flate.NewReader(bytes.NewReader(buf)), out); err != nil {
-		return nil, fmt.Errorf("%w: %s: compressed cluster at %d: %v", ErrCorrupt, q.name, host, err)
+		return nil, fmt.Errorf("%w: %s: compressed cluster at %d: %w", ErrCorrupt, q.name, host, err)
 	}
 	return out, nil
 }

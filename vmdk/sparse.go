@@ -86,8 +86,8 @@ func openSparse(f *os.File, name string, readOnly bool) (*sparseExtent, error) {
 	if err := preadFull(f, head, 0); err != nil {
 		return nil, fmt.Errorf("%s: reading header: %w", name, err)
 	}
-	if fileSize < sectorSize {
-		return nil, fmt.Errorf("%w: %s: %d bytes is too short for a sparse header", ErrCorrupt, name, fileSize)
+	if err := checkHeaderLength(name, head, fileSize); err != nil {
+		return nil, err
 	}
 	e := &sparseExtent{f: f, name: name, readOnly: readOnly, dirtyGT: map[int64]bool{}, dirtyGD: map[int64]bool{}, inflight: map[int64]chan struct{}{}}
 	fileSectors := fileSize / sectorSize
@@ -477,11 +477,11 @@ func readCompressedGrain(f *os.File, sector, grainBytes int64, markers bool, wan
 	}
 	zr, err := zlib.NewReader(bytes.NewReader(buf))
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: compressed grain at sector %d: %v", ErrCorrupt, sector, err)
+		return nil, 0, fmt.Errorf("%w: compressed grain at sector %d: %w", ErrCorrupt, sector, err)
 	}
 	out := make([]byte, grainBytes)
 	if err := inflateAll(zr, out); err != nil {
-		return nil, 0, fmt.Errorf("%w: compressed grain at sector %d: %v", ErrCorrupt, sector, err)
+		return nil, 0, fmt.Errorf("%w: compressed grain at sector %d: %w", ErrCorrupt, sector, err)
 	}
 	return out, start + size, nil
 }
@@ -591,15 +591,7 @@ func (e *sparseExtent) write(p []byte, off int64, under fillFunc) error {
 // when another writer allocated the grain first.
 func (e *sparseExtent) allocate(g int64, data []byte, in int64, under fillFunc) (bool, error) {
 	e.mu.Lock()
-	for {
-		ch, busy := e.inflight[g]
-		if !busy {
-			break
-		}
-		e.mu.Unlock()
-		<-ch
-		e.mu.Lock()
-	}
+	e.awaitAllocationLocked(g)
 	gdi := g / e.gtEntries
 	gt, err := e.tableLocked(gdi)
 	if err != nil {
@@ -639,6 +631,21 @@ func (e *sparseExtent) allocate(g int64, data []byte, in int64, under fillFunc) 
 	close(ch)
 	e.mu.Unlock()
 	return err == nil, err
+}
+
+// awaitAllocationLocked waits, with e.mu held on entry and on return,
+// until no writer is allocating grain g: its table entry is then final
+// for the caller to read.
+func (e *sparseExtent) awaitAllocationLocked(g int64) {
+	for {
+		ch, busy := e.inflight[g]
+		if !busy {
+			return
+		}
+		e.mu.Unlock()
+		<-ch
+		e.mu.Lock()
+	}
 }
 
 func (e *sparseExtent) fillGrain(g, sector int64, data []byte, in int64, under fillFunc) error {
@@ -689,15 +696,7 @@ func (e *sparseExtent) newTableLocked(i int64) error {
 func (e *sparseExtent) markZeroed(g int64) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for {
-		ch, busy := e.inflight[g]
-		if !busy {
-			break
-		}
-		e.mu.Unlock()
-		<-ch
-		e.mu.Lock()
-	}
+	e.awaitAllocationLocked(g)
 	gdi := g / e.gtEntries
 	gt, err := e.tableLocked(gdi)
 	if err != nil {

@@ -26,10 +26,6 @@ import (
 // rewritten or appended out of order, so the result is a clean stream that
 // ESXi imports.
 
-// compressionLevel trades ratio for speed; zlib level 1 on several cores is
-// what makes convert to streamOptimized several times faster than qemu-img.
-const compressionLevel = zlib.BestSpeed
-
 // streamBatch is how many complete grains are compressed together.
 const streamBatch = 64
 
@@ -60,7 +56,8 @@ type streamWriter struct {
 	lastGrain      int64
 	changed        bool      // records appended since the last tail
 	headerAtEnd    bool      // the header says GD_AT_END
-	zpool          sync.Pool // *zlib.Writer
+	level          int       // zlib level of new grains
+	zpool          sync.Pool // *zlib.Writer at level
 	grainPool      sync.Pool // grain buffers of emitted pending grains
 	recPool        sync.Pool // *bytes.Buffer for compressed records
 	out            []byte    // reused buffer of the records of one emit
@@ -69,7 +66,7 @@ type streamWriter struct {
 // enableStreamWrites turns a compressed sparse extent opened for writing
 // into an append-only stream. All tables are loaded: stream metadata lives
 // at the end of the file and is rewritten whole on every Flush.
-func (e *sparseExtent) enableStreamWrites(headerAtEnd bool) error {
+func (e *sparseExtent) enableStreamWrites(headerAtEnd bool, level int) error {
 	for i := range e.gts {
 		gt, err := e.tableLocked(int64(i))
 		if err != nil {
@@ -80,7 +77,7 @@ func (e *sparseExtent) enableStreamWrites(headerAtEnd bool) error {
 			e.gts[i] = slices.Clone(gt)
 		}
 	}
-	s := &streamWriter{e: e, dirty: map[int64]*pendingGrain{}, tailAt: -1, lastGrain: -1, headerAtEnd: headerAtEnd}
+	s := &streamWriter{e: e, dirty: map[int64]*pendingGrain{}, tailAt: -1, lastGrain: -1, headerAtEnd: headerAtEnd, level: level}
 	size := e.fileSectors()
 	empty := true
 	for _, gt := range e.gts {
@@ -359,7 +356,7 @@ func (s *streamWriter) compress(g int64, data []byte) ([]byte, error) {
 	zw, _ := s.zpool.Get().(*zlib.Writer)
 	if zw == nil {
 		var err error
-		if zw, err = zlib.NewWriterLevel(buf, compressionLevel); err != nil {
+		if zw, err = zlib.NewWriterLevel(buf, s.level); err != nil {
 			return nil, err
 		}
 	} else {

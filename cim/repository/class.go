@@ -38,24 +38,31 @@ func (t *Tx) writeOptions(sp *txSpace) cim.ResolveOptions {
 // classHeader returns a class with just its name and superclass, which
 // is all reference checks need, without resolving it.
 func (t *Tx) classHeader(sp *txSpace, name string) (*cim.Class, error) {
-	key := cim.FoldName(name)
-	if c := sp.classes[key]; c != nil {
+	_, c, data := sp.lookupClass(name)
+	if c != nil || data == nil {
 		return c, nil
-	}
-	if sp.shared != nil {
-		if c := sp.shared.class(key); c != nil {
-			return c, nil
-		}
-	}
-	data := sp.class().Get([]byte(key))
-	if data == nil {
-		return nil, nil
 	}
 	n, super, err := decodeClassHeader(data)
 	if err != nil {
 		return nil, err
 	}
 	return cim.NewClass(n, super), nil
+}
+
+// lookupClass finds class name of sp: resolved from this transaction's or
+// the shared cache when it is there, else the stored record (nil data when
+// there is no such class). key is the folded name both are indexed by.
+func (sp *txSpace) lookupClass(name string) (key string, cached *cim.Class, data []byte) {
+	key = cim.FoldName(name)
+	if c := sp.classes[key]; c != nil {
+		return key, c, nil
+	}
+	if sp.shared != nil {
+		if c := sp.shared.class(key); c != nil {
+			return key, c, nil
+		}
+	}
+	return key, nil, sp.class().Get([]byte(key))
 }
 
 // resolved returns the resolved class name of sp, or nil if there is no
@@ -66,18 +73,9 @@ func (t *Tx) resolved(sp *txSpace, name string) (*cim.Class, error) {
 }
 
 func (t *Tx) resolvedAt(sp *txSpace, name string, depth int) (*cim.Class, error) {
-	key := cim.FoldName(name)
-	if c := sp.classes[key]; c != nil {
+	key, c, data := sp.lookupClass(name)
+	if c != nil || data == nil {
 		return c, nil
-	}
-	if sp.shared != nil {
-		if c := sp.shared.class(key); c != nil {
-			return c, nil
-		}
-	}
-	data := sp.class().Get([]byte(key))
-	if data == nil {
-		return nil, nil
 	}
 	decl, err := decodeClass(data)
 	if err != nil {
@@ -191,7 +189,7 @@ func (t *Tx) createClass(sp *txSpace, c *cim.Class) error {
 	if err != nil {
 		return err
 	}
-	res, err := cim.ResolveClass(c, super, t.writeOptions(sp))
+	res, err := t.resolveNew(sp, c, super)
 	if err != nil {
 		return err
 	}
@@ -212,6 +210,66 @@ func (t *Tx) createClass(sp *txSpace, c *cim.Class) error {
 		}
 	}
 	sp.cacheClass(string(key), res)
+	return nil
+}
+
+// resolveNew resolves a class being created or modified, with every
+// DSP0004 rule a new definition must meet.
+func (t *Tx) resolveNew(sp *txSpace, c, super *cim.Class) (*cim.Class, error) {
+	res, err := cim.ResolveClass(c, super, t.writeOptions(sp))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkValueMaps(res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkValueMaps applies DSP0004's ValueMap rules, which cim.ResolveClass
+// leaves out, to the elements a resolved class declares or overrides:
+// the ValueMap entries of an integer element are integers or ranges, and
+// ValueMap and Values, whether set here or inherited, have as many
+// entries. Inherited elements were checked with their class.
+func checkValueMaps(res *cim.Class) error {
+	check := func(what string, t cim.Type, qs cim.Qualifiers) error {
+		vm, values := qs.Get(cim.QualifierValueMap), qs.Get(cim.QualifierValues)
+		var keys, texts []string
+		if vm != nil {
+			keys = vm.Value.StrArray()
+		}
+		if values != nil {
+			texts = values.Value.StrArray()
+		}
+		if keys == nil && texts == nil {
+			return nil
+		}
+		if _, err := cim.NewValueMap(t, keys, texts); err != nil {
+			return cim.Errorf(cim.ErrInvalidParameter, "class %s: %s: %s", res.Name, what, errText(err))
+		}
+		return nil
+	}
+	for _, p := range res.Properties() {
+		if p.Propagated {
+			continue
+		}
+		if err := check("property "+p.Name, p.Type, p.Qualifiers); err != nil {
+			return err
+		}
+	}
+	for _, m := range res.Methods() {
+		if m.Propagated {
+			continue
+		}
+		if err := check("method "+m.Name, m.ReturnType, m.Qualifiers); err != nil {
+			return err
+		}
+		for _, par := range m.Parameters {
+			if err := check("method "+m.Name+": parameter "+par.Name, par.Type, par.Qualifiers); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -329,6 +387,9 @@ func (t *Tx) resolveFamily(sp *txSpace, fam family, resolved map[string]*cim.Cla
 			}
 		}
 		nr, err := cim.ResolveClass(decl, parent, t.readOptions(sp))
+		if err == nil {
+			err = checkValueMaps(nr)
+		}
 		if err != nil {
 			return decl, err
 		}
@@ -412,7 +473,7 @@ func (t *Tx) modifyClass(sp *txSpace, c *cim.Class) error {
 			return err
 		}
 	}
-	res, err := cim.ResolveClass(c, super, t.writeOptions(sp))
+	res, err := t.resolveNew(sp, c, super)
 	if err != nil {
 		return err
 	}

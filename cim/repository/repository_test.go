@@ -324,3 +324,60 @@ func TestDeleteClass(t *testing.T) {
 	_, err = r.GetInstance(testNS, s1)
 	wantStatus(t, err, cim.ErrInvalidClass)
 }
+
+// TestClassValueMaps: the repository applies DSP0004's ValueMap rules to
+// classes it is given (as CIM-XML CreateClass and ModifyClass pass them,
+// without the MOF compiler's checks): integer elements take integer or
+// range entries, and ValueMap and Values agree, inheritance included.
+func TestClassValueMaps(t *testing.T) {
+	r := openSchema(t)
+	compileInto(t, r, testNS, `Qualifier Values : string[], Scope(property, method, parameter), Flavor(Translatable);`)
+	valueMap := func(entries ...string) cim.Qualifier {
+		return cim.Qualifier{Name: "ValueMap", Value: cim.NewStringArray(entries)}
+	}
+	values := func(entries ...string) cim.Qualifier {
+		return cim.Qualifier{Name: "Values", Value: cim.NewStringArray(entries)}
+	}
+	withProperty := func(name, super string, typ cim.Type, qs ...cim.Qualifier) *cim.Class {
+		c := cim.NewClass(name, super)
+		c.AddProperty(cim.Property{Name: "P", Type: typ, Qualifiers: qs})
+		return c
+	}
+	for _, tc := range []struct {
+		class *cim.Class
+		want  string
+	}{
+		{withProperty("T_V1", "", cim.TypeUint16, valueMap("1", "abc")), `class T_V1: property P: invalid ValueMap entry "abc"`},
+		{withProperty("T_V2", "", cim.TypeSint32, valueMap("1..x")), `invalid ValueMap entry "1..x"`},
+		{withProperty("T_V3", "", cim.TypeUint8, valueMap("1", "2"), values("one")), "ValueMap has 2 entries but Values has 1"},
+	} {
+		err := r.CreateClass(testNS, tc.class)
+		wantStatus(t, err, cim.ErrInvalidParameter)
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.class.Name, err, tc.want)
+		}
+	}
+	method := cim.NewClass("T_V4", "")
+	method.AddMethod(cim.Method{Name: "M", ReturnType: cim.TypeUint32, Qualifiers: cim.Qualifiers{valueMap("ok")}})
+	wantStatus(t, r.CreateClass(testNS, method), cim.ErrInvalidParameter)
+	param := cim.NewClass("T_V5", "")
+	param.AddMethod(cim.Method{Name: "M", ReturnType: cim.TypeUint32,
+		Parameters: []cim.Parameter{{Name: "A", Type: cim.TypeUint8, Qualifiers: cim.Qualifiers{valueMap("1", "b")}}}})
+	wantStatus(t, r.CreateClass(testNS, param), cim.ErrInvalidParameter)
+
+	// Strings take any entry; ranges, ".." and other notations are fine.
+	must(t, r.CreateClass(testNS, withProperty("T_VS", "", cim.TypeString, valueMap("any", "thing"))))
+	must(t, r.CreateClass(testNS, withProperty("T_VI", "", cim.TypeUint16, valueMap("0", "0x10", "2..5", "6..", ".."), values("a", "b", "c", "d", "e"))))
+
+	// A subclass overriding Values must match the ValueMap it inherits;
+	// modifying the parent so that the subclass no longer matches is
+	// refused.
+	override := func(qs ...cim.Qualifier) *cim.Class {
+		return withProperty("T_VSub", "T_VI", cim.TypeUint16, append(qs, cim.Qualifier{Name: "Override", Value: cim.NewString("P")})...)
+	}
+	err := r.CreateClass(testNS, override(values("only one")))
+	wantStatus(t, err, cim.ErrInvalidParameter)
+	must(t, r.CreateClass(testNS, override(values("v", "w", "x", "y", "z"))))
+	err = r.ModifyClass(testNS, withProperty("T_VI", "", cim.TypeUint16, valueMap("0", "1"), values("a", "b")))
+	wantStatus(t, err, cim.ErrClassHasChildren)
+}

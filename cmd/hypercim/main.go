@@ -34,7 +34,7 @@ func (e *exitError) Error() string { return e.msg }
 
 func commands() map[string]command {
 	return map[string]command{
-		"mof":    {summary: "compile and check MOF files", run: runMOF},
+		"mof":    {summary: "compile and check MOF files; export a repository as MOF", run: runMOF},
 		"vmdk":   {summary: "create, inspect, check, convert and snapshot VMDK images", run: runVMDK},
 		"vm":     {summary: "run a virtual machine in the foreground", run: runVM},
 		"user":   {summary: "manage the users and rights of a data directory", run: runUser},

@@ -32,6 +32,8 @@ func runMOF(env *cliEnv, args []string) error {
 		err = runMOFCheck(env, args[1:])
 	case "compile":
 		err = runMOFCompile(env, args[1:])
+	case "export":
+		err = runMOFExport(env, args[1:])
 	default:
 		return &exitError{code: 2, msg: fmt.Sprintf("hypercim mof: unknown subcommand %q (see 'hypercim mof --help')", args[0])}
 	}
@@ -42,16 +44,18 @@ func runMOF(env *cliEnv, args []string) error {
 }
 
 func mofUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: hypercim mof <subcommand> [options] FILE...
+	fmt.Fprint(w, `usage: hypercim mof <subcommand> [options] [FILE...]
 
 subcommands:
   check    parse and check MOF files (DSP0221) in memory, without a
            repository; print the number of qualifier types, classes and
            instances, or one file:line:col line per error
   compile  compile MOF files into the repository of a data directory
+  export   write the repository of a data directory back as MOF
 
 #pragma include files are found next to the including file, then in the
--I directories. Run 'hypercim mof <subcommand> --help' for its options;
+-I directories, and must lie in the directory tree of a file named on the
+command line or of an -I directory (unless --allow-outside-includes). Run 'hypercim mof <subcommand> --help' for its options;
 docs/mof.md describes the compiler.
 `)
 }
@@ -63,6 +67,8 @@ type mofFlags struct {
 	namespace   string
 	includes    stringList
 	quiet       bool
+	outside     bool
+	maxErrors   int
 }
 
 // stringList is a repeatable string flag (-I DIR -I DIR).
@@ -77,6 +83,9 @@ func newMOFFlags(name, usage string) *mofFlags {
 	f.StringVar(&f.namespace, "namespace", mof.DefaultNamespace, "namespace for declarations before any #pragma namespace")
 	f.Var(&f.includes, "I", "also look for #pragma include files in `DIR` (repeatable)")
 	f.BoolVar(&f.quiet, "quiet", false, "print only errors (no counts, warnings or progress)")
+	f.BoolVar(&f.outside, "allow-outside-includes", false,
+		"let #pragma include read files outside the compiled file's directory and the -I directories")
+	f.IntVar(&f.maxErrors, "max-errors", mof.MaxShownErrors, "print at most `N` errors (0: all)")
 	return f
 }
 
@@ -125,7 +134,7 @@ func (f *mofFlags) usageError(format string, args ...any) error {
 // compiler returns a Compiler for the flags, drawing a progress bar on
 // stdout when it is a terminal.
 func (f *mofFlags) compiler(env *cliEnv, target mof.Target) (*mof.Compiler, *mofProgress) {
-	c := &mof.Compiler{Target: target, Namespace: f.namespace, Loader: mof.Loader{IncludeDirs: f.includes}}
+	c := &mof.Compiler{Target: target, Namespace: f.namespace, Loader: mof.Loader{IncludeDirs: f.includes, AllowOutsideIncludes: f.outside}}
 	var bar *mofProgress
 	if !f.quiet && mofIsTerminal(env.stdout) {
 		bar = &mofProgress{w: env.stdout}
@@ -149,8 +158,12 @@ func (f *mofFlags) report(env *cliEnv, res *mof.Result, err error) error {
 	if !errors.As(err, &list) {
 		return &exitError{code: 1, msg: fmt.Sprintf("hypercim mof %s: %s", f.name, oneLine(err.Error()))}
 	}
-	for _, e := range list {
+	shown, more := list.Shown(f.maxErrors)
+	for _, e := range shown {
 		fmt.Fprintln(env.stderr, oneLine(e.Error()))
+	}
+	if more > 0 {
+		fmt.Fprintf(env.stderr, "%s (--max-errors 0 prints them all)\n", mof.MoreErrors(more))
 	}
 	return &exitError{code: 1}
 }

@@ -15,6 +15,7 @@ import (
 // nothing.
 type mofProgress struct {
 	w     io.Writer
+	unit  string // what an open-ended count counts; "files" when empty
 	last  time.Time
 	drawn bool
 }
@@ -28,7 +29,11 @@ func (p *mofProgress) update(phase string, done, total int) {
 	p.last = now
 	p.drawn = true
 	if total == 0 {
-		fmt.Fprintf(p.w, "\r\033[K%-8s %d files", phase, done)
+		unit := p.unit
+		if unit == "" {
+			unit = "files"
+		}
+		fmt.Fprintf(p.w, "\r\033[K%-8s %d %s", phase, done, unit)
 		return
 	}
 	const width = 30

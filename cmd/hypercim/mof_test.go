@@ -144,3 +144,43 @@ func TestMOFUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestMOFCheckBadInput: a binary file gives one line; a text file full of
+// mistakes gives the first --max-errors lines and a count of the rest; an
+// include outside the compiled tree is refused unread.
+func TestMOFCheckBadInput(t *testing.T) {
+	tmp := t.TempDir()
+	garbage := make([]byte, 20<<10)
+	for i := range garbage {
+		garbage[i] = byte(i*7919 + i/3) // deterministic, not text
+	}
+	bin := filepath.Join(tmp, "random.mof")
+	os.WriteFile(bin, garbage, 0o644)
+	code, out, errOut := runCLI("mof", "check", bin)
+	if code != 1 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, bin+":1:1: not a MOF text file") {
+		t.Errorf("binary file: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+
+	many := writeFile(t, tmp, "many.mof", strings.Repeat("class ;\n", 50))
+	code, _, errOut = runCLI("mof", "check", many)
+	lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+	if code != 1 || len(lines) != 21 || lines[20] != "... 30 more errors (--max-errors 0 prints them all)" {
+		t.Errorf("50 errors: exit %d, %d lines:\n%s", code, len(lines), errOut)
+	}
+	if _, _, errOut = runCLI("mof", "check", "--max-errors", "0", many); strings.Count(errOut, "\n") != 50 {
+		t.Errorf("--max-errors 0: %d lines", strings.Count(errOut, "\n"))
+	}
+
+	outside := writeFile(t, tmp, "outside.mof", "PRIVATE_WORD\n")
+	os.Mkdir(filepath.Join(tmp, "tree"), 0o755)
+	inc := writeFile(t, tmp, "tree/inc.mof", "#pragma include (\"../outside.mof\")\n#pragma include (\""+outside+"\")\n")
+	code, _, errOut = runCLI("mof", "check", inc)
+	if code != 1 || strings.Count(errOut, "is outside the directories included files may come from") != 2 ||
+		strings.Contains(errOut, "PRIVATE_WORD") {
+		t.Errorf("includes outside: exit %d:\n%s", code, errOut)
+	}
+	code, _, errOut = runCLI("mof", "check", "--allow-outside-includes", inc)
+	if code != 1 || !strings.Contains(errOut, "outside.mof:1:1:") {
+		t.Errorf("--allow-outside-includes: exit %d:\n%s", code, errOut)
+	}
+}

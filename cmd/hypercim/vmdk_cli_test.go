@@ -121,6 +121,63 @@ func TestVMDKErrors(t *testing.T) {
 	vmdkOneLineError(t, code, 1, errs, "grain size")
 }
 
+// TestVMDKErrorsAgree: the commands say the same about the same file,
+// in plain words, and snapshot has the --overwrite its message names
+// but never replaces a file of the chain it would read.
+func TestVMDKErrorsAgree(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ content, want string }{
+		{"KDMV", "4 bytes is too short for a sparse header (512 bytes)"},
+		{"COWD", "4 bytes is too short for a vmfsSparse (COWD) header (2048 bytes)"},
+		{"QFI\xfb", "4 bytes is too short for a qcow2 header (72 bytes)"},
+	} {
+		p := filepath.Join(dir, "short.vmdk")
+		os.WriteFile(p, []byte(tc.content), 0o644)
+		for _, cmd := range [][]string{{"info", p}, {"check", p}, {"map", p}, {"convert", p, filepath.Join(dir, "o.raw")}, {"snapshot", p, filepath.Join(dir, "c.vmdk")}} {
+			code, _, errs := runVMDKCLI(t, append([]string{"vmdk"}, cmd...)...)
+			if code == 0 || !strings.Contains(errs, tc.want) {
+				t.Errorf("%q: %s: exit %d: %s", tc.content, cmd[0], code, errs)
+			}
+		}
+	}
+
+	base := filepath.Join(dir, "base.vmdk")
+	child := filepath.Join(dir, "child.vmdk")
+	grandchild := filepath.Join(dir, "grandchild.vmdk")
+	for _, args := range [][]string{{"create", "--size", "1M", base}, {"snapshot", base, child}, {"snapshot", child, grandchild}} {
+		if code, _, errs := runVMDKCLI(t, append([]string{"vmdk"}, args...)...); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	code, _, errs := runVMDKCLI(t, "vmdk", "snapshot", base, grandchild)
+	vmdkOneLineError(t, code, 1, errs, "pass --overwrite")
+	if code, _, errs := runVMDKCLI(t, "vmdk", "snapshot", "--overwrite", base, grandchild); code != 0 {
+		t.Fatalf("snapshot --overwrite: %s", errs)
+	}
+	// A file the new delta would read from is never replaced.
+	for _, target := range []string{base, child} {
+		code, _, errs = runVMDKCLI(t, "vmdk", "snapshot", "--overwrite", child, target)
+		vmdkOneLineError(t, code, 1, errs, "belongs to the parent chain")
+	}
+	if code, out, _ := runVMDKCLI(t, "vmdk", "info", child); code != 0 || !strings.Contains(out, "parent: base.vmdk") {
+		t.Fatalf("the chain was damaged: %s", out)
+	}
+
+	// A missing parent is said plainly, without the failed system call.
+	os.Rename(base, base+".moved")
+	code, _, errs = runVMDKCLI(t, "vmdk", "info", child)
+	vmdkOneLineError(t, code, 1, errs, "its parent "+base+" does not exist")
+	_, out, _ := runVMDKCLI(t, "vmdk", "check", child)
+	if !strings.Contains(out, "base.vmdk does not exist") {
+		t.Errorf("check: %s", out)
+	}
+	for _, text := range []string{errs, out} {
+		if strings.Contains(text, "lstat") || strings.Contains(text, "no such file or directory") {
+			t.Errorf("system call in the message: %s", text)
+		}
+	}
+}
+
 func TestVMDKHelp(t *testing.T) {
 	for _, sub := range []string{"create", "info", "check", "convert", "resize", "snapshot", "commit", "rebase", "map", "bench"} {
 		code, out, _ := runVMDKCLI(t, "vmdk", sub, "--help")
@@ -218,7 +275,7 @@ func TestVMDKBenchRuns(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("bench: %d %s", code, errs)
 	}
-	for _, want := range []string{"ratio vmdk/raw throughput", "hypercim convert"} {
+	for _, want := range []string{"ratio vmdk/raw throughput", "hypercim, --compression fast", "hypercim, --compression default", "output "} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("bench output lacks %q:\n%s", want, out)
 		}

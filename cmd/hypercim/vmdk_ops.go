@@ -24,10 +24,17 @@ func runVMDKConvert(env *cliEnv, args []string) error {
 	adapter := f.String("adapter", "", "ddb.adapterType of a new VMDK destination")
 	overwrite := f.Bool("overwrite", false, "replace an existing destination instead of writing into it")
 	outside := f.Bool("allow-outside-paths", false, "allow extents and parents outside the descriptor's directory")
+	compression := f.String("compression", string(vmdk.CompressionFast),
+		"deflate effort for a streamOptimized destination: fast (zlib level 1), default (level 6, as qemu-img) or best (level 9)")
 	bar := vmdkProgressFlags(f)
 	pos, err := f.parse(args, 2, 2)
 	if err != nil {
 		return err
+	}
+	switch vmdk.Compression(*compression) {
+	case vmdk.CompressionFast, vmdk.CompressionDefault, vmdk.CompressionBest:
+	default:
+		return f.usageError("--compression %q: want fast, default or best", *compression)
 	}
 	dst := vmdk.Format(*dstFmt)
 	if *sub != "" && dst == vmdk.FormatAuto && !strings.HasSuffix(strings.ToLower(pos[1]), ".vmdk") {
@@ -36,7 +43,7 @@ func runVMDKConvert(env *cliEnv, args []string) error {
 	p := bar("convert")
 	err = vmdk.Convert(pos[0], pos[1], vmdk.ConvertOptions{SrcFormat: vmdk.Format(*srcFmt), DstFormat: dst,
 		Subformat: vmdk.Subformat(*sub), Adapter: vmdk.Adapter(*adapter), Overwrite: *overwrite,
-		AllowOutsidePaths: *outside, Progress: p.fn()})
+		AllowOutsidePaths: *outside, Compression: vmdk.Compression(*compression), Progress: p.fn()})
 	p.done()
 	if err != nil {
 		return vmdkFail("convert", err)
@@ -73,12 +80,14 @@ func runVMDKSnapshot(env *cliEnv, args []string) error {
 	f := newVMDKFlags(env, "snapshot", "[options] PARENT CHILD")
 	sub := f.String("subformat", string(vmdk.MonolithicSparse), "createType of the child: monolithicSparse or twoGbMaxExtentSparse")
 	zeroed := f.Bool("zeroed-grain", false, "version-2 header with zeroed-grain entries")
+	overwrite := f.Bool("overwrite", false, "replace an existing CHILD (its data is lost)")
 	outside := f.Bool("allow-outside-paths", false, "allow a parent outside the child's directory")
 	pos, err := f.parse(args, 2, 2)
 	if err != nil {
 		return err
 	}
-	err = vmdk.Snapshot(pos[0], pos[1], vmdk.CreateOptions{Subformat: vmdk.Subformat(*sub), ZeroedGrain: *zeroed, AllowOutsidePaths: *outside})
+	err = vmdk.Snapshot(pos[0], pos[1], vmdk.CreateOptions{Subformat: vmdk.Subformat(*sub), ZeroedGrain: *zeroed,
+		Overwrite: *overwrite, AllowOutsidePaths: *outside})
 	if err != nil {
 		return vmdkFail("snapshot", err)
 	}

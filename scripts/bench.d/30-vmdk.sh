@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # VMDK layer: sequential allocating write vs a raw file and qemu-img bench,
-# random 4 KiB reads vs raw, convert to streamOptimized vs qemu-img convert;
-# all measured in this run on the same file system (see docs/vmdk.md).
+# random 4 KiB reads vs raw, convert to streamOptimized vs qemu-img convert
+# (at hypercim's default deflate level and at qemu-img's, each ratio with
+# both output sizes); all measured in this run on the same file system (see
+# docs/vmdk.md).
 # VMDK_BENCH_SIZE (default 1G) and VMDK_BENCH_DIR override the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
