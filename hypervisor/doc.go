@@ -15,9 +15,9 @@
 // while QEMU's vmdk driver has a disk open), so callers can tell before
 // they try.
 //
-// Tests that boot a guest use the test-support packages beside the
-// backends: hypervisor/testguest (a freestanding guest, built by make) and
-// hypervisor/linuxguest (Debian's stock kernel with a busybox initramfs).
+// Tests that boot a guest use hypervisor/testguest (a freestanding guest,
+// built by make) and the module's hypervisor/linuxguest (Debian's stock
+// kernel with a busybox initramfs).
 //
 // Every method is safe for concurrent use. Errors wrap the sentinel values
 // declared here (ErrInvalidState, ErrNotFound, ...) so callers can test them

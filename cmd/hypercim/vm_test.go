@@ -1,18 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/hypercim/hypercim/hypervisor"
+	"github.com/hypercim/hypercim/cmd/internal/vmrun"
 )
 
 // vmGuest builds the test guest once for this test binary.
@@ -90,8 +91,8 @@ func TestVMRunCrashAndInput(t *testing.T) {
 	guest := vmNeedKVM(t)
 	code, out, errs := runVMCLI(t, "echo piped\nfail 9\n", "vm", "run", "--kernel", guest, "--memory", "64M",
 		"--cmdline", "testguest.interactive", "--transport", "mmio")
-	if code != exitGuestCrash || !strings.Contains(errs, "failure code 9") {
-		t.Errorf("exit %d, stderr %q; want %d and the failure code", code, errs, exitGuestCrash)
+	if code != vmrun.ExitGuestCrash || !strings.Contains(errs, "failure code 9") {
+		t.Errorf("exit %d, stderr %q; want %d and the failure code", code, errs, vmrun.ExitGuestCrash)
 	}
 	if !strings.Contains(out, "\npiped\n") {
 		t.Errorf("the piped command did not reach the guest: %q", out)
@@ -130,49 +131,6 @@ func TestVMRunErrors(t *testing.T) {
 	}
 }
 
-func TestVMParse(t *testing.T) {
-	for in, want := range map[string]uint64{"64M": 64 << 20, "1G": 1 << 30, "512MiB": 512 << 20, "256": 256 << 20, "2048k": 2 << 20} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "0", "-1M", "1.5G", "12Q", "99999999999999999T"} {
-		if _, err := parseSize(bad); err == nil {
-			t.Errorf("parseSize(%q) succeeded", bad)
-		}
-	}
-	o, err := parseVMRun([]string{"--kernel", "k", "--disk", "a.vmdk,ro", "--disk", "b.img,format=raw",
-		"--nic", "tap0,mac=52:54:00:AA:00:01", "--cpus", "2"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := o.cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	d := o.cfg.Disks
-	if len(d) != 2 || !d[0].ReadOnly || d[1].Format != "raw" || d[1].ID != "disk1" || !filepath.IsAbs(d[0].Path) {
-		t.Errorf("disks %+v", d)
-	}
-	if n := o.cfg.NICs; len(n) != 1 || n[0].Tap != "tap0" || n[0].MAC != "52:54:00:aa:00:01" {
-		t.Errorf("NICs %+v", n)
-	}
-	if o.cfg.VCPUs != 2 || o.cfg.MemoryBytes != 256<<20 || o.backend != "kvm" {
-		t.Errorf("config %+v", o.cfg)
-	}
-	o, err = parseVMRun([]string{"--backend", "libvirt", "--kernel", "k", "--nic", "network=default,mac=52:54:00:aa:00:02", "--nic", "bridge=br0", "--nic", "tap3"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []hypervisor.NICConfig{
-		{ID: "nic0", Network: "default", MAC: "52:54:00:aa:00:02"},
-		{ID: "nic1", Network: "bridge:br0"},
-		{ID: "nic2", Tap: "tap3"},
-	}
-	if !slices.Equal(o.cfg.NICs, want) {
-		t.Errorf("libvirt NICs %+v, want %+v", o.cfg.NICs, want)
-	}
-}
-
 // TestVMRunSetupErrors: a machine that cannot be built (missing or
 // unreadable disk, impossible memory size) is an error with its reason,
 // never a VMM crash.
@@ -194,12 +152,54 @@ func TestVMRunSetupErrors(t *testing.T) {
 	}{
 		{[]string{"--disk", "/nonexistent/disk.vmdk"}, "/nonexistent/disk.vmdk"},
 		{[]string{"--disk", truncated}, "truncated.vmdk"},
-		{[]string{"--memory", "120T"}, "guest RAM"},
+		{[]string{"--memory", "120T"}, "more than the"},
+		{[]string{"--memory", "120T", "--overcommit"}, "guest RAM"},
 	} {
 		args := append([]string{"vm", "run", "--kernel", guest, "--memory", "64M"}, c.args...)
 		code, _, errs := runVMCLI(t, "", args...)
 		if code != 1 || !strings.Contains(errs, c.mention) || strings.Contains(errs, "panic") {
 			t.Errorf("%v: exit %d stderr %q, want 1 mentioning %q", c.args, code, errs, c.mention)
 		}
+	}
+}
+
+// TestVMRunExecsVMM: the built hypercim hands a kvm machine to
+// hypercim-vmm installed beside it, which then is the process running the
+// guest (same PID, same streams) and exits with the guest's status.
+func TestVMRunExecsVMM(t *testing.T) {
+	guest := vmNeedKVM(t)
+	bin := t.TempDir()
+	for name, pkg := range map[string]string{"hypercim": ".", "hypercim-vmm": "../hypercim-vmm"} {
+		if b, err := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	cmd := exec.Command(filepath.Join(bin, "hypercim"), "vm", "run", "--kernel", guest, "--memory", "64M",
+		"--cmdline", "testguest.interactive")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() && lines.Text() != "testguest: ready" {
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid))
+	if err != nil || filepath.Base(exe) != "hypercim-vmm" {
+		t.Errorf("the guest runs in %q (%v), want hypercim-vmm", exe, err)
+	}
+	io.WriteString(stdin, "poweroff\n")
+	io.Copy(io.Discard, stdout)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v; stderr %q", err, stderr.String())
 	}
 }

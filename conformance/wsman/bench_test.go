@@ -271,13 +271,13 @@ func BenchmarkWSManEnumerate1MMemory(b *testing.B) {
 	resp.Body.Close()
 	release := soap("http://schemas.xmlsoap.org/ws/2004/09/enumeration/Release", dmtfPrefix+"T_Gen", "", `<wsen:Release><wsen:EnumerationContext>`+contextOf(data)+`</wsen:EnumerationContext></wsen:Release>`)
 	post(b, c, s, s.wsmanURL(), soapHeaders, release).Body.Close()
-	before := peakRSS(b, s.cmd.Process.Pid)
+	before := peakRSS(b, s.d.Pid())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if n, _ := wsmanEnumerate(b, c, s, "T_Gen", 1000); n != count {
 			b.Fatalf("WS-Man returned %d instances", n)
 		}
 	}
-	b.ReportMetric(float64(peakRSS(b, s.cmd.Process.Pid)-before)/(1<<20), "rss-growth-MiB")
+	b.ReportMetric(float64(peakRSS(b, s.d.Pid())-before)/(1<<20), "rss-growth-MiB")
 	b.ReportMetric(float64(before)/(1<<20), "rss-before-MiB")
 }

@@ -9,17 +9,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hypercim/hypercim/conformance/internal/daemon"
 )
 
 // binaries are built once for the package by TestMain, from the module
@@ -33,26 +32,18 @@ type binaries struct {
 var bins binaries
 
 func TestMain(m *testing.M) {
-	root, err := moduleRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	dir, err := os.MkdirTemp("", "hypercim-wsman-conformance-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bins = binaries{root: root, hypercimd: filepath.Join(dir, "hypercimd"), hypercim: filepath.Join(dir, "hypercim")}
-	for _, b := range []struct{ out, pkg string }{{bins.hypercimd, "./cmd/hypercimd"}, {bins.hypercim, "./cmd/hypercim"}} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", b.pkg, err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
+	built, err := daemon.Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance/wsman:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
+	bins = binaries{root: daemon.ModuleRoot(), hypercimd: built.Hypercimd, hypercim: built.Hypercim}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -67,31 +58,13 @@ type server struct {
 	user      string
 	password  string
 	opts      serverOptions
-	cmd       *exec.Cmd
-	exited    chan error
-	logs      *logBuffer
+	d         *daemon.Daemon
+	// logs is the log of the last daemon started, kept after it stops.
+	logs *daemon.Log
 }
 
 // wsmanURL is the service's endpoint.
 func (s *server) wsmanURL() string { return "http://" + s.wsmanAddr + "/wsman" }
-
-// logBuffer keeps the daemon's log for failure messages.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // serverOptions tune startServer.
 type serverOptions struct {
@@ -147,70 +120,47 @@ func startServerWith(t testing.TB, o serverOptions) *server {
 	return s
 }
 
-func freePort(t testing.TB) string {
+// start runs hypercimd on free ports with the WS-Man and CIM-XML HTTP
+// listeners and waits until it is ready.
+func (s *server) start(t testing.TB) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var err error
+	if s.wsmanAddr, err = daemon.FreeAddr(); err != nil {
+		t.Fatal(err)
+	}
+	cimxmlAddr, err := daemon.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func (s *server) start(t testing.TB) {
-	t.Helper()
-	s.wsmanAddr = freePort(t)
-	cimxmlAddr := freePort(t)
 	s.cimxmlURL = "http://" + cimxmlAddr + "/cimom"
-	s.logs = &logBuffer{}
-	s.cmd = exec.Command(bins.hypercimd, "--data-dir", s.dataDir,
-		"--cimxml-http", cimxmlAddr, "--cimxml-https", "", "--wsman-http", s.wsmanAddr, "--wsman-https", "",
-		"--test-provider", "root/virt", "--test-provider-gen", strconv.Itoa(s.opts.genCount),
-		"--test-provider-payload", strconv.Itoa(s.opts.genPayload), "--log-level", "warn")
-	s.cmd.Args = append(s.cmd.Args, s.opts.args...)
-	s.cmd.Stdout = s.logs
-	s.cmd.Stderr = s.logs
-	if err := s.cmd.Start(); err != nil {
+	d, err := daemon.Start(daemon.Options{
+		Hypercimd:  bins.hypercimd,
+		DataDir:    s.dataDir,
+		CIMXMLHTTP: cimxmlAddr,
+		WSManHTTP:  s.wsmanAddr,
+		Args: append([]string{"--test-provider", "root/virt",
+			"--test-provider-gen", strconv.Itoa(s.opts.genCount),
+			"--test-provider-payload", strconv.Itoa(s.opts.genPayload)}, s.opts.args...),
+	})
+	if d != nil {
+		s.logs = d.Log
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.exited = make(chan error, 1)
-	go func(cmd *exec.Cmd, exited chan error) { exited <- cmd.Wait() }(s.cmd, s.exited)
-	// Ready when both listeners accept connections.
-	deadline := time.Now().Add(60 * time.Second)
-	for _, addr := range []string{s.wsmanAddr, cimxmlAddr} {
-		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-s.exited:
-				s.cmd = nil
-				t.Fatalf("hypercimd exited before listening (%v):\n%s", err, s.logs)
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("hypercimd not listening on %s after 60 s:\n%s", addr, s.logs)
-			}
-		}
-	}
+	s.d = d
 }
 
-// stop ends the daemon with SIGTERM, as an operator would, and waits.
+// stop ends the daemon with SIGTERM, as an operator would, and expects a
+// clean exit within 30 seconds.
 func (s *server) stop(t testing.TB) {
-	if s.cmd == nil {
+	if s.d == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-		t.Errorf("hypercimd did not stop within 30 s of SIGTERM:\n%s", s.logs)
+	if err := s.d.Stop(30 * time.Second); err != nil {
+		t.Errorf("%v; its log:\n%s", err, s.logs.Tail(8<<10))
 	}
-	s.cmd = nil
+	s.d = nil
 }
 
 // post sends a SOAP envelope with the admin's Basic credentials.
@@ -241,23 +191,4 @@ func (s *server) postAs(t testing.TB, body, user, password string) (int, string)
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(data)
-}
-
-// moduleRoot finds the module root: the first directory holding go.mod
-// from the working directory up.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod in any directory above the working directory")
-		}
-		dir = parent
-	}
 }

@@ -64,6 +64,14 @@ func (e *Engine) validate(cfg hypervisor.Config) error {
 	if cfg.MemoryBytes < 4<<20 {
 		return fmt.Errorf("%w: %d MiB of memory, the kvm backend needs at least 4 MiB", hypervisor.ErrInvalidConfig, cfg.MemoryBytes>>20)
 	}
+	if !e.opts.Overcommit {
+		if err := hypervisor.CheckMemory(cfg.MemoryBytes, e.opts.MaxMemoryBytes, "kvm.Options.Overcommit (hypercim vm run --overcommit)"); err != nil {
+			return err
+		}
+	}
+	if err := cfg.Limits.Unsupported(supportedLimits(), "kvm"); err != nil {
+		return err
+	}
 	for _, n := range cfg.NICs {
 		if _, err := nicMAC(cfg.UUID, n); err != nil {
 			return err

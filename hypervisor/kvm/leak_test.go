@@ -63,16 +63,55 @@ func measure(t *testing.T, e *Engine) usage {
 }
 
 // TestStartStopLeaks starts and stops 100 machines, half powering off by
-// themselves and half stopped from outside while running, and checks the
+// themselves and half stopped from outside while running, with a failed
+// start after every fifth (a missing disk, a tap that cannot be created,
+// RAM that cannot be mapped, a kernel that is not one), and checks the
 // process holds no more file descriptors, threads or memory than before.
 func TestStartStopLeaks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 100 machines")
 	}
-	e := newTestEngine(t, Options{})
+	// Overcommit lets the machine with impossible RAM be defined, so its
+	// start fails where a huge but possible machine would fail on a host
+	// with less memory: mapping the RAM.
+	e := newTestEngine(t, Options{Overcommit: true})
 	disk := makeVMDK(t, 4, nil)
 	ctx := context.Background()
+	failures := []struct {
+		name string
+		edit func(*hypervisor.Config)
+	}{
+		{"missing disk", func(c *hypervisor.Config) {
+			c.Disks = append(c.Disks, hypervisor.DiskConfig{ID: "gone", Path: disk + ".missing"})
+		}},
+		{"bad tap", func(c *hypervisor.Config) {
+			c.NICs = []hypervisor.NICConfig{{ID: "nic0", Tap: "tap-name-longer-than-ifnamsiz"}}
+		}},
+		{"impossible memory", func(c *hypervisor.Config) { c.MemoryBytes = 1 << 50 }},
+		{"not a kernel", func(c *hypervisor.Config) { c.Boot.Kernel = disk }},
+	}
+	failStart := func(i int) {
+		f := failures[i%len(failures)]
+		cfg := guestConfig(t, 3000+i, 2, "", disk)
+		f.edit(&cfg)
+		m, err := e.Define(ctx, cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		if err := m.Start(ctx); err == nil {
+			t.Fatalf("%s: the machine started", f.name)
+		}
+		if st := m.State(); st != hypervisor.StateStopped {
+			t.Fatalf("%s: state %v after the failed start", f.name, st)
+		}
+		if err := m.Undefine(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cycle := func(i int) {
+		if i%5 == 0 {
+			failStart(i / 5)
+		}
 		// Every tenth machine has a disk and every fourth two vCPUs, so
 		// all device and vCPU teardown paths are covered in a short run.
 		var disks []string

@@ -43,7 +43,10 @@ type runTotals struct {
 	nics  map[string]hypervisor.NICStats
 }
 
-var _ hypervisor.Machine = (*Machine)(nil)
+var (
+	_ hypervisor.Machine         = (*Machine)(nil)
+	_ hypervisor.ResourceLimiter = (*Machine)(nil)
+)
 
 func newMachine(e *Engine, cfg hypervisor.Config) *Machine {
 	return &Machine{

@@ -1,6 +1,10 @@
 package kvm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/hypercim/hypercim/hypervisor"
+)
 
 // Transport is the bus virtio devices are put on.
 type Transport string
@@ -33,6 +37,14 @@ type Options struct {
 	// MaxVCPUs caps the vCPUs of one machine below what KVM allows;
 	// default boot.MaxVCPUs.
 	MaxVCPUs int
+	// MaxMemoryBytes is the largest guest RAM of one machine; default the
+	// host's physical memory (MemTotal). Guest RAM is allocated as the
+	// guest touches it, so a larger machine would start and then get the
+	// whole process killed by the host's OOM killer: Define refuses it.
+	MaxMemoryBytes uint64
+	// Overcommit lifts that limit, for hosts with swap or guests known to
+	// touch only part of their RAM.
+	Overcommit bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -45,6 +57,13 @@ func (o Options) withDefaults() (Options, error) {
 	case TransportPCI, TransportMMIO:
 	default:
 		return o, fmt.Errorf("virtio transport %q is not %q or %q", o.Transport, TransportPCI, TransportMMIO)
+	}
+	if o.MaxMemoryBytes == 0 && !o.Overcommit {
+		host, err := hypervisor.HostMemory()
+		if err != nil {
+			return o, err
+		}
+		o.MaxMemoryBytes = host
 	}
 	return o, nil
 }

@@ -2,6 +2,7 @@ package kvm
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/hypercim/hypercim/hypervisor"
@@ -31,6 +32,12 @@ func TestOptions(t *testing.T) {
 	o, err := Options{}.withDefaults()
 	if err != nil || o.Device != DefaultDevice || o.Transport != TransportPCI {
 		t.Errorf("defaults %+v %v", o, err)
+	}
+	if host, err := hypervisor.HostMemory(); err != nil || o.MaxMemoryBytes != host {
+		t.Errorf("default memory limit %d, host %d (%v)", o.MaxMemoryBytes, host, err)
+	}
+	if o, _ := (Options{Overcommit: true}).withDefaults(); o.MaxMemoryBytes != 0 {
+		t.Errorf("overcommit still limits memory to %d", o.MaxMemoryBytes)
 	}
 	if _, err := (Options{Transport: "isa"}).withDefaults(); err == nil {
 		t.Error("unknown transport accepted")
@@ -73,6 +80,7 @@ func TestEngineDefine(t *testing.T) {
 	for _, bad := range []func(*hypervisor.Config){
 		func(c *hypervisor.Config) { c.VCPUs = 9 },
 		func(c *hypervisor.Config) { c.MemoryBytes = 2 << 20 },
+		func(c *hypervisor.Config) { c.MemoryBytes = 4000 << 30 }, // more than the host has
 		func(c *hypervisor.Config) { c.UUID = "nope" },
 	} {
 		c := cfg
@@ -117,6 +125,11 @@ func TestEngineDefine(t *testing.T) {
 	if err := m.Reconfigure(ctx, re); err != nil || m.Config().VCPUs != 2 {
 		t.Errorf("Reconfigure: %v", err)
 	}
+	re.MemoryBytes = 4000 << 30
+	if err := m.Reconfigure(ctx, re); !errors.Is(err, hypervisor.ErrInvalidConfig) || !strings.Contains(err.Error(), "Overcommit") {
+		t.Errorf("Reconfigure to more memory than the host has: %v", err)
+	}
+	re.MemoryBytes = cfg.MemoryBytes
 	re.UUID = uuidFor(5)
 	if err := m.Reconfigure(ctx, re); !errors.Is(err, hypervisor.ErrInvalidConfig) {
 		t.Errorf("UUID change: %v", err)

@@ -30,6 +30,12 @@ type vcpu struct {
 	work chan func()
 	// cpuNanos is the thread CPU time consumed, sampled when it exits.
 	cpuNanos atomic.Int64
+	// The CPU cap's accounting (limits.go), used by the vCPU thread only:
+	// the current period's start, the thread's CPU time then, and the
+	// timer that kicks the vCPU when its quota is spent.
+	periodStart time.Time
+	cpuAtStart  time.Duration
+	capTimer    *time.Timer
 }
 
 // errVCPUGone is returned for work sent to a vCPU that has stopped.
@@ -55,6 +61,9 @@ func (c *vcpu) loop(setup func() error, ready chan<- error) {
 	defer func() {
 		c.cpuNanos.Store(threadCPUTime(int(c.tid.Load())))
 		c.tid.Store(0)
+		if c.capTimer != nil {
+			c.capTimer.Stop()
+		}
 		ctl.exit()
 	}()
 	for {
@@ -65,7 +74,17 @@ func (c *vcpu) loop(setup func() error, ready chan<- error) {
 		if !c.gate(ctl) {
 			return
 		}
-		switch errno := runIoctl(c.fd); errno {
+		if pct := c.vm.capPercent.Load(); pct != 0 && pct < 100 {
+			if wait := c.budget(pct); wait > 0 {
+				c.throttle(ctl, wait)
+				continue
+			}
+		}
+		errno := runIoctl(c.fd)
+		if c.capTimer != nil {
+			c.capTimer.Stop()
+		}
+		switch errno {
 		case 0:
 			c.handleExit()
 		case unix.EINTR, unix.EAGAIN:

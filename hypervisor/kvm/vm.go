@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -62,6 +63,11 @@ type vm struct {
 	virtio  []*virtioSlot
 	windows []*mmioWindow
 
+	// CPU limits of the vCPU threads (limits.go): the cap in percent of a
+	// host CPU (0: none) and the nice level standing for the weight.
+	capPercent atomic.Uint32
+	nice       atomic.Int32
+
 	exitOnce sync.Once
 	// reported remembers unknown ports and MMIO pages already reported,
 	// so a guest probing in a loop produces one event per address.
@@ -88,6 +94,8 @@ func newVM(sys *system, cfg hypervisor.Config, opts Options, hooks vmHooks, plac
 		}
 	}()
 	unix.CloseOnExec(v.fd)
+	v.capPercent.Store(cfg.Limits.CPUCapPercent)
+	v.nice.Store(int32(weightNice(cfg.Limits.CPUWeight)))
 	if _, err := ioctl(v.fd, kvmSetTSSAddr, boot.TSSAddr); err != nil {
 		return nil, fmt.Errorf("KVM_SET_TSS_ADDR: %w", err)
 	}
@@ -233,6 +241,11 @@ func (v *vm) setupVCPU(c *vcpu, bootCPU *boot.CPUState) error {
 	}
 	c.fd = int(fd)
 	unix.CloseOnExec(c.fd)
+	if nice := int(v.nice.Load()); nice != 0 {
+		if err := setNice(int(c.tid.Load()), nice); err != nil {
+			return err
+		}
+	}
 	if c.run, c.runMap, err = mapRunData(c.fd, v.sys.runSize); err != nil {
 		return fmt.Errorf("mapping kvm_run: %w", err)
 	}

@@ -109,19 +109,11 @@ func (m *Machine) AttachNIC(ctx context.Context, nic hypervisor.NICConfig) error
 // use; it returns the device XML and, when the metadata element must
 // change, its new content.
 func (m *Machine) attach(ctx context.Context, op string, build func(*hypervisor.Config, definition, map[string]bool) (string, *machineMeta, error)) error {
-	conn, _, release, err := m.begin(ctx, op, func(hypervisor.State, bool) bool { return true })
+	conn, active, def, release, err := m.beginDeviceChange(ctx, op)
 	if err != nil {
 		return err
 	}
 	defer release()
-	_, active, err := m.status()
-	if err != nil {
-		return err
-	}
-	if err := m.refresh(conn); err != nil {
-		return err
-	}
-	def := m.definition()
 	busy := map[string]bool{}
 	for _, t := range def.targets {
 		busy[t] = true
@@ -144,10 +136,7 @@ func (m *Machine) attach(ctx context.Context, op string, build func(*hypervisor.
 	if err != nil {
 		return err
 	}
-	flags, impact := golibvirt.DomainDeviceModifyConfig, golibvirt.DomainAffectConfig
-	if active {
-		flags, impact = flags|golibvirt.DomainDeviceModifyLive, impact|golibvirt.DomainAffectLive
-	}
+	flags, impact := deviceFlags(active)
 	if err := conn.DomainAttachDeviceFlags(m.dom(), device, uint32(flags)); err != nil {
 		return m.fail(op, err)
 	}
@@ -158,6 +147,32 @@ func (m *Machine) attach(ctx context.Context, op string, build func(*hypervisor.
 		}
 	}
 	return m.refresh(conn)
+}
+
+// beginDeviceChange starts a hot-plug or unplug, allowed in any state: it
+// takes the operation slot and returns the connection, whether an
+// emulator runs (the change is then live too) and the persistent
+// definition as libvirt has it now.
+func (m *Machine) beginDeviceChange(ctx context.Context, op string) (*golibvirt.Libvirt, bool, definition, func(), error) {
+	var active bool
+	conn, _, release, err := m.begin(ctx, op, func(_ hypervisor.State, a bool) bool { active = a; return true })
+	if err != nil {
+		return nil, false, definition{}, nil, err
+	}
+	if err := m.refresh(conn); err != nil {
+		release()
+		return nil, false, definition{}, nil, err
+	}
+	return conn, active, m.definition(), release, nil
+}
+
+// deviceFlags are the flags of a device change: the definition always,
+// the running emulator too when there is one.
+func deviceFlags(active bool) (golibvirt.DomainDeviceModifyFlags, golibvirt.DomainModificationImpact) {
+	if active {
+		return golibvirt.DomainDeviceModifyConfig | golibvirt.DomainDeviceModifyLive, golibvirt.DomainAffectConfig | golibvirt.DomainAffectLive
+	}
+	return golibvirt.DomainDeviceModifyConfig, golibvirt.DomainAffectConfig
 }
 
 // setMeta replaces hypercim's metadata element.
@@ -185,27 +200,18 @@ func (m *Machine) DetachNIC(ctx context.Context, id string) error {
 }
 
 func (m *Machine) detach(ctx context.Context, op, id string, has func(definition) bool) error {
-	conn, _, release, err := m.begin(ctx, op, func(hypervisor.State, bool) bool { return true })
+	conn, active, def, release, err := m.beginDeviceChange(ctx, op)
 	if err != nil {
 		return err
 	}
 	defer release()
-	_, active, err := m.status()
-	if err != nil {
-		return err
-	}
-	if err := m.refresh(conn); err != nil {
-		return err
-	}
-	def := m.definition()
 	if !has(def) {
 		return fmt.Errorf("%w: machine %s has no device %q", hypervisor.ErrInvalidConfig, m.UUID(), id)
 	}
 	a := alias(id)
-	flags, impact := golibvirt.DomainDeviceModifyConfig, golibvirt.DomainAffectConfig
+	flags, impact := deviceFlags(active)
 	var removed chan error
 	if active {
-		flags, impact = flags|golibvirt.DomainDeviceModifyLive, impact|golibvirt.DomainAffectLive
 		removed = m.awaitRemoval(a)
 		defer m.cancelRemoval(a)
 	}

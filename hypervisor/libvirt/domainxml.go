@@ -134,6 +134,7 @@ func domainXML(cfg hypervisor.Config, domainType string, meta machineMeta, disks
 	if domainType == "kvm" {
 		dom.CPU = &libvirtxml.DomainCPU{Mode: "host-passthrough"}
 	}
+	dom.CPUTune, dom.MemoryTune = tuneElements(cfg.Limits)
 	for _, d := range disks {
 		dom.Devices.Disks = append(dom.Devices.Disks, diskElement(d))
 	}
@@ -257,6 +258,7 @@ func parseDomainXML(text string) (definition, error) {
 	if dom.OS != nil {
 		def.cfg.Boot = hypervisor.BootSource{Kernel: dom.OS.Kernel, Initrd: dom.OS.Initrd, Cmdline: dom.OS.Cmdline}
 	}
+	def.cfg.Limits = parseTune(dom.CPUTune, dom.MemoryTune)
 	if dom.Devices == nil {
 		return def, nil
 	}

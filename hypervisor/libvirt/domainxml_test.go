@@ -1,6 +1,8 @@
 package libvirt
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,6 +189,7 @@ func TestDomainXMLRoundTrip(t *testing.T) {
 			{ID: "nic2", Tap: "tap7"},
 			{ID: "nic3"},
 		},
+		Limits: hypervisor.Limits{CPUWeight: 250, CPUCapPercent: 40, MemoryHardLimit: 512 << 20, MemorySoftLimit: 400 << 20},
 	}
 	placed, err := (&Engine{}).placeDisks(cfg.Disks, nil, nil)
 	if err != nil {
@@ -201,7 +205,9 @@ func TestDomainXMLRoundTrip(t *testing.T) {
 		t.Fatalf("virt-xml-validate: %v\n%s\n%s", err, out, text)
 	}
 	for _, want := range []string{`type="qemu"`, `<kernel>` + kernel, `type="vmdk"`, `<slice type="storage" offset="0" size="8388608"`,
-		`<alias name="ua-data_dflat">`, `<alias name="ua-scratch__1">`, `<panic model="isa">`, `<target dev="tap7" managed="no">`} {
+		`<alias name="ua-data_dflat">`, `<alias name="ua-scratch__1">`, `<panic model="isa">`, `<target dev="tap7" managed="no">`,
+		fmt.Sprintf("<shares>%d</shares>", weightShares(250)), "<period>100000</period>", "<quota>40000</quota>",
+		`<hard_limit unit="KiB">524288</hard_limit>`, `<soft_limit unit="KiB">409600</soft_limit>`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("domain XML lacks %s:\n%s", want, text)
 		}
@@ -341,11 +347,13 @@ func TestWrapErrors(t *testing.T) {
 		{golibvirt.ErrOperationTimeout, hypervisor.ErrBusy},
 	} {
 		err := wrap("op", golibvirt.Error{Code: uint32(c.code), Message: "libvirt says no"})
-		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), "libvirt says no") {
+		var lerr golibvirt.Error
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), "libvirt says no") || !errors.As(err, &lerr) || lerr.Code != uint32(c.code) {
 			t.Errorf("code %d: %v, want %v", c.code, err, c.want)
 		}
 	}
-	if err := wrap("op", golibvirt.ErrInterrupted); !errors.Is(err, hypervisor.ErrUnavailable) || !strings.Contains(err.Error(), "libvirtd -d") {
+	if err := wrap("op", golibvirt.ErrInterrupted); !errors.Is(err, hypervisor.ErrUnavailable) || !errors.Is(err, golibvirt.ErrInterrupted) ||
+		!strings.Contains(err.Error(), "libvirtd -d") {
 		t.Errorf("a lost connection: %v", err)
 	}
 	denied := wrap("start", golibvirt.Error{Code: uint32(golibvirt.ErrInternalError), Message: "qemu: could not open kernel file '/root/vmlinuz': Permission denied"})
@@ -356,8 +364,64 @@ func TestWrapErrors(t *testing.T) {
 		t.Errorf("withAccessHint changed %v", other)
 	}
 	var se *hypervisor.StateError
+	var lerr golibvirt.Error
 	if err := stateError("pause", hypervisor.StateStopped, golibvirt.Error{Message: "domain is not running"}); !errors.As(err, &se) ||
-		!errors.Is(err, hypervisor.ErrInvalidState) || !strings.Contains(err.Error(), "domain is not running") {
+		!errors.Is(err, hypervisor.ErrInvalidState) || !strings.Contains(err.Error(), "domain is not running") || !errors.As(err, &lerr) {
 		t.Errorf("stateError: %v", err)
+	}
+}
+
+// TestErrorCausesKept: errors that carry a sentinel keep their cause
+// reachable too, so callers can tell a missing file from a corrupt one.
+func TestLimitConversions(t *testing.T) {
+	for _, w := range []uint32{1, 33, 50, 200, 250, 1000, 10000} {
+		if got := sharesWeight(weightShares(w)); got != w {
+			t.Errorf("weight %d: %d shares read back as %d", w, weightShares(w), got)
+		}
+	}
+	if sharesWeight(weightShares(0)) != 0 || sharesWeight(weightShares(hypervisor.DefaultCPUWeight)) != 0 {
+		t.Error("the default weight does not read back as 0")
+	}
+	if !hostCgroupV2() && weightShares(100) != 1024 {
+		t.Errorf("weight 100 is %d cgroup v1 shares, want 1024", weightShares(100))
+	}
+	for pct, quota := range map[uint32]int64{0: -1, 100: -1, 1: 1000, 25: 25000, 99: 99000} {
+		if got := quotaMicros(pct); got != quota {
+			t.Errorf("cap %d%%: quota %d, want %d", pct, got, quota)
+		}
+		if pct == 100 {
+			pct = 0
+		}
+		if got := capPercent(capPeriodMicros, quota); got != pct {
+			t.Errorf("quota %d reads back as %d%%", quota, got)
+		}
+	}
+}
+
+func TestErrorCausesKept(t *testing.T) {
+	_, err := readManifest(filepath.Join(t.TempDir(), "missing"))
+	if !errors.Is(err, hypervisor.ErrSnapshot) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing manifest: %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, snapshotManifest), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var syntax *json.SyntaxError
+	if _, err := readManifest(dir); !errors.Is(err, hypervisor.ErrSnapshot) || !errors.As(err, &syntax) {
+		t.Errorf("corrupt manifest: %v", err)
+	}
+	_, err = dial(Options{URI: DefaultURI, Socket: filepath.Join(t.TempDir(), "no-socket"), DialTimeout: time.Second})
+	if !errors.Is(err, hypervisor.ErrUnavailable) || !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("dial without libvirtd: %v", err)
+	}
+	e := &Engine{opts: Options{Overcommit: true}}
+	_, err = e.prepare(nil, hypervisor.Config{Boot: hypervisor.BootSource{Kernel: filepath.Join(dir, "no-kernel")}}, definition{})
+	if !errors.Is(err, hypervisor.ErrInvalidConfig) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing kernel: %v", err)
+	}
+	_, err = e.Lookup(context.Background(), "not-a-uuid")
+	if !errors.Is(err, hypervisor.ErrNotFound) || !errors.Is(err, hypervisor.ErrInvalidConfig) {
+		t.Errorf("lookup of a malformed UUID: %v", err)
 	}
 }

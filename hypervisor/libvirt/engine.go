@@ -47,6 +47,11 @@ type Options struct {
 	// libvirtd: an engine sees only the domains defined with its own
 	// Instance. Empty is the default installation.
 	Instance string
+	// Overcommit accepts machines with more memory than libvirtd's host
+	// has (virNodeGetInfo), which Define and Reconfigure otherwise refuse:
+	// QEMU would start them and be killed by the host's OOM killer once
+	// the guest used the memory.
+	Overcommit bool
 }
 
 // Engine is hypervisor.Engine on libvirtd. Machines are persistent
@@ -121,7 +126,7 @@ func dial(opts Options) (*golibvirt.Libvirt, error) {
 	conn := golibvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(opts.Socket), dialers.WithLocalTimeout(opts.DialTimeout)))
 	if err := conn.ConnectToURI(golibvirt.ConnectURI(opts.URI)); err != nil {
 		if disconnected(err) {
-			return nil, fmt.Errorf("libvirt: %w: cannot reach libvirtd at %s (%v); %s", hypervisor.ErrUnavailable, opts.Socket, err, startHint)
+			return nil, fmt.Errorf("libvirt: %w: cannot reach libvirtd at %s (%w); %s", hypervisor.ErrUnavailable, opts.Socket, err, startHint)
 		}
 		return nil, wrap("connect to "+opts.URI, err)
 	}
@@ -223,6 +228,15 @@ func (e *Engine) Define(ctx context.Context, cfg hypervisor.Config) (hypervisor.
 // guest names and NICs their MACs.
 func (e *Engine) prepare(conn *golibvirt.Libvirt, cfg hypervisor.Config, prev definition) (string, error) {
 	cfg = cfg.Clone()
+	if !e.opts.Overcommit {
+		_, kib, _, _, _, _, _, _, err := conn.NodeGetInfo()
+		if err != nil {
+			return "", wrap("read the host's memory size", err)
+		}
+		if err := hypervisor.CheckMemory(cfg.MemoryBytes, kib<<10, "libvirt.Options.Overcommit (hypercim vm run --overcommit)"); err != nil {
+			return "", err
+		}
+	}
 	for _, f := range []*string{&cfg.Boot.Kernel, &cfg.Boot.Initrd} {
 		if *f == "" {
 			continue
@@ -232,7 +246,7 @@ func (e *Engine) prepare(conn *golibvirt.Libvirt, cfg hypervisor.Config, prev de
 			_, err = os.Stat(abs)
 		}
 		if err != nil {
-			return "", fmt.Errorf("%w: boot file: %v", hypervisor.ErrInvalidConfig, err)
+			return "", fmt.Errorf("%w: boot file: %w", hypervisor.ErrInvalidConfig, err)
 		}
 		*f = abs
 	}
@@ -342,7 +356,7 @@ func (e *Engine) adopt(dom golibvirt.Domain, def definition, sink io.Writer) *Ma
 func (e *Engine) Lookup(ctx context.Context, uuid string) (hypervisor.Machine, error) {
 	id, err := parseUUID(uuid)
 	if err != nil {
-		return nil, fmt.Errorf("libvirt: lookup: %w: %v", hypervisor.ErrNotFound, err)
+		return nil, fmt.Errorf("libvirt: lookup: %w: %w", hypervisor.ErrNotFound, err)
 	}
 	conn, err := e.client()
 	if err != nil {

@@ -25,12 +25,12 @@ func wrap(op string, err error) error {
 	var lerr golibvirt.Error
 	if errors.As(err, &lerr) {
 		if sentinel := sentinelFor(golibvirt.ErrorNumber(lerr.Code)); sentinel != nil {
-			return fmt.Errorf("libvirt: %s: %w: %s", op, sentinel, lerr.Message)
+			return fmt.Errorf("libvirt: %s: %w: %w", op, sentinel, lerr)
 		}
 		return fmt.Errorf("libvirt: %s: %w", op, lerr)
 	}
 	if disconnected(err) {
-		return fmt.Errorf("libvirt: %s: %w: lost the connection to libvirtd (%v); %s", op, hypervisor.ErrUnavailable, err, startHint)
+		return fmt.Errorf("libvirt: %s: %w: lost the connection to libvirtd (%w); %s", op, hypervisor.ErrUnavailable, err, startHint)
 	}
 	return fmt.Errorf("libvirt: %s: %w", op, err)
 }
@@ -75,9 +75,9 @@ func stateError(op string, st hypervisor.State, cause error) error {
 	}
 	var lerr golibvirt.Error
 	if errors.As(cause, &lerr) {
-		return fmt.Errorf("%w (libvirt: %s)", se, lerr.Message)
+		return fmt.Errorf("%w (libvirt: %w)", se, lerr)
 	}
-	return fmt.Errorf("%w (%v)", se, cause)
+	return fmt.Errorf("%w (%w)", se, cause)
 }
 
 // withAccessHint adds what to do to an emulator start that failed because

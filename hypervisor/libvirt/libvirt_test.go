@@ -216,6 +216,11 @@ func TestSparseVMDKGuest(t *testing.T) {
 	if _, err := e.eng.Define(ctx, cfg); !errors.Is(err, hypervisor.ErrExists) {
 		t.Errorf("defining the same UUID again: %v", err)
 	}
+	huge := cfg
+	huge.Name, huge.UUID, huge.MemoryBytes = cfg.Name+"-huge", uuid(), 4000<<30
+	if _, err := e.eng.Define(ctx, huge); !errors.Is(err, hypervisor.ErrInvalidConfig) || !strings.Contains(err.Error(), "Overcommit") {
+		t.Errorf("defining a machine with more memory than the host: %v", err)
+	}
 	if found, err := e.eng.Lookup(ctx, m.UUID()); err != nil || found != m {
 		t.Errorf("Lookup = %v, %v", found, err)
 	}
@@ -822,6 +827,7 @@ func TestTestGuestUnderTCG(t *testing.T) {
 	if line := command("irqs", "irq0="); !strings.HasSuffix(line, "stuck=0000") {
 		t.Errorf("interrupt lines masked for want of a handler: %q", line)
 	}
+	checkLimits(t, e, m, command)
 	if err := m.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -849,6 +855,87 @@ func TestTestGuestUnderTCG(t *testing.T) {
 	expectEvent(t, events, hypervisor.EventStateChanged, hypervisor.StateRunning)
 	wait("testguest: done")
 	expectEvent(t, events, hypervisor.EventGuestShutdown, hypervisor.StateStopped)
+}
+
+// virsh runs virsh on the test's libvirtd and returns its output.
+func virsh(t *testing.T, e *env, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("virsh", append([]string{"-c", "qemu:///system?socket=" + e.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("virsh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// virshFields parses "name : value" lines of virsh schedinfo and memtune.
+func virshFields(out string) map[string]string {
+	f := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			f[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return f
+}
+
+// checkLimits sets CPU and memory limits on the running test guest, reads
+// them back through the engine and with virsh (live and persistent), has
+// the guest spin under the CPU cap, and clears them.
+func checkLimits(t *testing.T, e *env, m hypervisor.Machine, command func(cmd, prefix string) string) {
+	t.Helper()
+	ctx := context.Background()
+	lim := m.(hypervisor.ResourceLimiter)
+	want := hypervisor.Limits{CPUWeight: 300, CPUCapPercent: 30, MemoryHardLimit: 1 << 30, MemorySoftLimit: 768 << 20}
+	if err := lim.SetLimits(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lim.Limits(ctx); err != nil || got != want {
+		t.Errorf("limits read back %+v, %v; want %+v", got, err, want)
+	}
+	if got := m.Config().Limits; got != want {
+		t.Errorf("the definition has limits %+v, want %+v", got, want)
+	}
+	shares := "3072" // cgroup v1: 1024 for the default weight 100
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		shares = "300"
+	}
+	for _, scope := range []string{"--live", "--config"} {
+		sched := virshFields(virsh(t, e, "schedinfo", m.UUID(), scope))
+		if sched["cpu_shares"] != shares || sched["vcpu_period"] != "100000" || sched["vcpu_quota"] != "30000" {
+			t.Errorf("virsh schedinfo %s: %v", scope, sched)
+		}
+		mem := virshFields(virsh(t, e, "memtune", m.UUID(), scope))
+		if mem["hard_limit"] != "1048576" || mem["soft_limit"] != "786432" {
+			t.Errorf("virsh memtune %s: %v", scope, mem)
+		}
+	}
+	// TCG runs the spin loop at some hundred million iterations a second:
+	// this one takes about half a second of CPU, and under the 30% cap the
+	// spinning vCPU (the other one idles) gets no more than its share.
+	before, _ := m.Stats(ctx)
+	t0 := time.Now()
+	command("spin 150000000", "spin=")
+	wall := time.Since(t0)
+	after, _ := m.Stats(ctx)
+	share := float64(after.VCPUTime-before.VCPUTime) / float64(wall)
+	t.Logf("spin 150000000 capped at 30%%: %v, %.0f%% of a host CPU", wall, share*100)
+	if share > 0.40 {
+		t.Errorf("the guest's vCPUs used %.0f%% of a host CPU under a 30%% cap", share*100)
+	}
+	if err := lim.SetLimits(ctx, hypervisor.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	sched := virshFields(virsh(t, e, "schedinfo", m.UUID(), "--live"))
+	mem := virshFields(virsh(t, e, "memtune", m.UUID(), "--config"))
+	if sched["vcpu_quota"] != "-1" && sched["vcpu_quota"] != "17592186044415" || mem["hard_limit"] != "unlimited" {
+		t.Errorf("limits cleared: schedinfo %v, memtune %v", sched, mem)
+	}
+	if got, err := lim.Limits(ctx); err != nil || !got.IsZero() {
+		t.Errorf("cleared limits read back %+v, %v", got, err)
+	}
+	if err := lim.SetLimits(ctx, hypervisor.Limits{CPUCapPercent: 120}); !errors.Is(err, hypervisor.ErrInvalidConfig) {
+		t.Errorf("a 120%% cap: %v", err)
+	}
 }
 
 func qemuImg(t *testing.T, args ...string) {

@@ -165,7 +165,7 @@ func (m *Machine) acquire(ctx context.Context, op string) (func(), error) {
 	case m.op <- struct{}{}:
 		return func() { <-m.op }, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("libvirt: %s: %w: %v", op, hypervisor.ErrBusy, ctx.Err())
+		return nil, fmt.Errorf("libvirt: %s: %w: %w", op, hypervisor.ErrBusy, ctx.Err())
 	}
 }
 

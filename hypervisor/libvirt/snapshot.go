@@ -12,6 +12,7 @@ import (
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
+	"libvirt.org/go/libvirtxml"
 
 	"github.com/hypercim/hypercim/hypervisor"
 	"github.com/hypercim/hypercim/vmdk"
@@ -42,11 +43,12 @@ type manifestDisk struct {
 	Bytes uint64 `json:"bytes"` // virtual size
 }
 
-// Snapshot implements hypervisor.Machine with virDomainSaveFlags, which
-// stops the emulator once the state is written. Unless opts.Stop is set,
-// the machine then continues from the image just written
-// (virDomainRestoreFlags), paused or running as before; subscribers see
-// only the pause while the state is written.
+// Snapshot implements hypervisor.Machine. With opts.Stop it saves the
+// machine (virDomainSaveFlags, which stops the emulator once the state is
+// written); otherwise it takes an external memory-only snapshot, after
+// which the machine goes on paused or running as before, and subscribers
+// see only the pause while the state is written. Both write the same save
+// image format, which Restore hands to virDomainRestoreFlags.
 //
 // QEMU cannot save a machine while its vmdk driver has a disk open (the
 // driver blocks migration, which saving uses), so sparse, stream-optimized
@@ -85,59 +87,89 @@ func (m *Machine) Snapshot(ctx context.Context, dir string, opts hypervisor.Snap
 	if err := hypervisor.CreateSnapshotDir(dir); err != nil {
 		return err
 	}
-	image := filepath.Join(dir, snapshotImage)
 	if err := writeManifest(dir, man); err != nil {
 		return err
 	}
 
-	suspended := lifecycleKey(golibvirt.DomainEventSuspended, int32(golibvirt.DomainEventSuspendedPaused))
+	if opts.Stop {
+		return m.saveAndStop(conn, dom, dir, man)
+	}
+	return m.snapshotLive(conn, dom, dir, man, live)
+}
+
+// snapshotLive writes the state of a machine that goes on: an external
+// memory-only snapshot without libvirt metadata (the disks are the
+// caller's business, so each is marked snapshot='no'). libvirt pauses the
+// domain, has QEMU write its migration stream in the save image format
+// virDomainRestoreFlags reads, and resumes it. The emulator keeps running,
+// which saving and restoring would not: that cost a QEMU exit (libvirt
+// waits for it in 200 ms steps) and a new QEMU start, seconds under load.
+func (m *Machine) snapshotLive(conn *golibvirt.Libvirt, dom golibvirt.Domain, dir string, man manifest, live definition) error {
+	image := filepath.Join(dir, snapshotImage)
+	spec := libvirtxml.DomainSnapshot{
+		Memory: &libvirtxml.DomainSnapshotMemory{Snapshot: "external", File: image},
+		Disks:  &libvirtxml.DomainSnapshotDisks{},
+	}
+	for _, d := range live.cfg.Disks {
+		spec.Disks.Disks = append(spec.Disks.Disks, libvirtxml.DomainSnapshotDisk{Name: live.targets[d.ID], Snapshot: "no"})
+	}
+	text, err := spec.Marshal()
+	if err != nil {
+		return fmt.Errorf("libvirt: snapshot: %w", err)
+	}
 	var hidden []expectation
 	if !man.Paused {
-		hidden = append(hidden, expectation{key: suspended, reason: "paused to write a snapshot"})
-	}
-	if !opts.Stop {
-		hidden = append(hidden,
-			hide(lifecycleKey(golibvirt.DomainEventStopped, int32(golibvirt.DomainEventStoppedSaved))),
-			hide(lifecycleKey(golibvirt.DomainEventStarted, int32(golibvirt.DomainEventStartedRestored))),
-			hide(lifecycleKey(golibvirt.DomainEventSuspended, int32(golibvirt.DomainEventSuspendedRestored))))
-		if !man.Paused {
-			hidden = append(hidden, expectation{
-				key:    lifecycleKey(golibvirt.DomainEventResumed, int32(golibvirt.DomainEventResumedUnpaused)),
-				reason: "running again after the snapshot",
-			})
+		hidden = []expectation{
+			{key: lifecycleKey(golibvirt.DomainEventSuspended, int32(golibvirt.DomainEventSuspendedPaused)), reason: "paused to write a snapshot"},
+			{key: lifecycleKey(golibvirt.DomainEventResumed, int32(golibvirt.DomainEventResumedUnpaused)), reason: "running again after the snapshot"},
 		}
+	}
+	m.expect(hidden...)
+	if _, err := conn.DomainSnapshotCreateXML(dom, text, uint32(golibvirt.DomainSnapshotCreateNoMetadata)); err != nil {
+		m.unexpect(hidden...)
+		removeSnapshotFiles(dir)
+		return m.fail("snapshot", err)
+	}
+	return syncSnapshot(dir)
+}
+
+// saveAndStop writes the state with virDomainSaveFlags, which stops the
+// emulator once it is written (DMTF "save").
+func (m *Machine) saveAndStop(conn *golibvirt.Libvirt, dom golibvirt.Domain, dir string, man manifest) error {
+	var hidden []expectation
+	if !man.Paused {
+		suspended := lifecycleKey(golibvirt.DomainEventSuspended, int32(golibvirt.DomainEventSuspendedPaused))
+		hidden = append(hidden, expectation{key: suspended, reason: "paused to write a snapshot"})
 	}
 	m.expect(hidden...)
 	flags := golibvirt.DomainSaveRunning
 	if man.Paused {
 		flags = golibvirt.DomainSavePaused
 	}
-	if err := conn.DomainSaveFlags(dom, image, nil, uint32(flags)); err != nil {
+	if err := conn.DomainSaveFlags(dom, filepath.Join(dir, snapshotImage), nil, uint32(flags)); err != nil {
 		m.unexpect(hidden...)
-		os.Remove(image)
-		os.Remove(filepath.Join(dir, snapshotManifest))
+		removeSnapshotFiles(dir)
 		return m.fail("snapshot", err)
 	}
-	// libvirtd wrote the image: make its data and its name durable.
-	for _, p := range []string{image, dir} {
+	m.detachConsole()
+	return syncSnapshot(dir)
+}
+
+// syncSnapshot makes the image libvirtd wrote, and its name, durable.
+func syncSnapshot(dir string) error {
+	for _, p := range []string{filepath.Join(dir, snapshotImage), dir} {
 		if err := hypervisor.SyncPath(p); err != nil {
 			return fmt.Errorf("libvirt: snapshot: %w", err)
 		}
 	}
-	m.detachConsole()
-	if opts.Stop {
-		return nil
-	}
-	xml, err := conn.DomainGetXMLDesc(dom, golibvirt.DomainXMLInactive|golibvirt.DomainXMLSecure|golibvirt.DomainXMLMigratable)
-	if err == nil {
-		err = conn.DomainRestoreFlags(image, golibvirt.OptString{xml}, uint32(golibvirt.DomainSavePaused))
-	}
-	if err != nil {
-		m.unexpect(hidden...)
-		return fmt.Errorf("libvirt: snapshot: the state is saved in %s, but the machine could not continue from it (it is stopped; Restore can retry): %w",
-			dir, m.fail("restore", err))
-	}
-	return m.run(ctx, conn, time.Now().Add(-man.Uptime), !man.Paused, hidden)
+	return nil
+}
+
+// removeSnapshotFiles undoes a snapshot that failed, leaving the empty
+// directory.
+func removeSnapshotFiles(dir string) {
+	os.Remove(filepath.Join(dir, snapshotImage))
+	os.Remove(filepath.Join(dir, snapshotManifest))
 }
 
 // CanSave implements hypervisor.SaveChecker from the machine's definition:
@@ -200,7 +232,7 @@ func (m *Machine) Restore(ctx context.Context, dir string, opts hypervisor.Resto
 	}
 	image := filepath.Join(dir, snapshotImage)
 	if _, err := os.Stat(image); err != nil {
-		return fmt.Errorf("libvirt: restore: %w: %v", hypervisor.ErrSnapshot, err)
+		return fmt.Errorf("libvirt: restore: %w: %w", hypervisor.ErrSnapshot, err)
 	}
 	if err := m.refresh(conn); err != nil {
 		return err
@@ -276,11 +308,14 @@ func readManifest(dir string) (manifest, error) {
 	var man manifest
 	data, err := os.ReadFile(filepath.Join(dir, snapshotManifest))
 	if err != nil {
-		return man, fmt.Errorf("libvirt: restore: %w: %v", hypervisor.ErrSnapshot, err)
+		return man, fmt.Errorf("libvirt: restore: %w: %w", hypervisor.ErrSnapshot, err)
 	}
-	if err := json.Unmarshal(data, &man); err != nil || man.Format != snapshotFormat {
-		return man, fmt.Errorf("libvirt: restore: %w: %s is not a libvirt-backend snapshot (format %q, %v)",
-			hypervisor.ErrSnapshot, dir, man.Format, err)
+	if err := json.Unmarshal(data, &man); err != nil {
+		return man, fmt.Errorf("libvirt: restore: %w: %s is not a libvirt-backend snapshot: %w", hypervisor.ErrSnapshot, dir, err)
+	}
+	if man.Format != snapshotFormat {
+		return man, fmt.Errorf("libvirt: restore: %w: %s is not a libvirt-backend snapshot (format %q, want %q)",
+			hypervisor.ErrSnapshot, dir, man.Format, snapshotFormat)
 	}
 	return man, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -29,7 +30,7 @@ type Kernel struct {
 }
 
 // FetchKernel returns Debian's cloud kernel, running scripts/guest-kernel.sh
-// from the repository that contains the working directory. The first call
+// of the repository this package was built from. The first call
 // in a clone downloads the package (about 27 MB); later calls only read the
 // cache.
 func FetchKernel(ctx context.Context) (*Kernel, error) {
@@ -66,9 +67,16 @@ func OpenKernel(dir string) (*Kernel, error) {
 	return k, nil
 }
 
-// repoRoot walks up from the working directory to the directory holding
-// the fetch script.
+// repoRoot finds the repository holding the fetch script: the one this
+// package's source is in (the test binaries that use it are always built
+// from a checkout), else the one containing the working directory.
 func repoRoot() (string, error) {
+	if _, file, _, ok := runtime.Caller(0); ok {
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		if _, err := os.Stat(filepath.Join(root, fetchScript)); err == nil {
+			return filepath.Clean(root), nil
+		}
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("linuxguest: %w", err)

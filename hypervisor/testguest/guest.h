@@ -99,6 +99,7 @@ struct vdev *disk(int i);
 int disk_count(void);
 int blk_rw(struct vdev *d, int write, uint64_t sector, void *buf, uint32_t len);
 int blk_flush(struct vdev *d);
+int blk_discard(struct vdev *d, int zero, uint64_t sector, uint32_t count);
 int blk_get_id(struct vdev *d, char *id);
 struct vdev *find_dev(int type);
 int rng_read(struct vdev *d, void *buf, uint32_t len);

@@ -289,9 +289,9 @@ static void command(const char *line) {
 	size_t cl = (size_t)(arg - p);
 #define IS(s) (cl == sizeof(s) - 1 && !strncmp(p, s, cl))
 	if (IS("help")) {
-		kprintf("commands: help echo ticks cpus mem cmdline disks rescan id read write crc bench flush rng\n"
-		        "          net irqs status baddesc descloop badport badmmio triplefault panic fail\n"
-		        "          halt reboot poweroff\n");
+		kprintf("commands: help echo ticks cpus mem cmdline disks rescan id read write crc bench flush\n"
+		        "          discard zeroes spin rng net irqs status baddesc descloop badport badmmio\n"
+		        "          triplefault panic fail halt reboot poweroff\n");
 	} else if (IS("echo")) {
 		kprintf("%s\n", skip_spaces(arg));
 	} else if (IS("ticks")) {
@@ -345,6 +345,20 @@ static void command(const char *line) {
 		if (st != 0) { kprintf("err io status=%d\n", st); return; }
 	} else if (IS("flush")) {
 		flush_all();
+	} else if (IS("discard") || IS("zeroes")) {
+		/* discard|zeroes DISK SECTOR COUNT: one DISCARD or WRITE_ZEROES
+		 * request, then a flush */
+		int zero = IS("zeroes");
+		struct vdev *d = arg_disk(&arg);
+		uint64_t s, n;
+		if (!d || !parse_u64(&arg, &s) || !parse_u64(&arg, &n) || n == 0 || n > 0xffffffffu) {
+			kprintf("err usage: %s DISK SECTOR COUNT\n", zero ? "zeroes" : "discard");
+			return;
+		}
+		int st = blk_discard(d, zero, s, (uint32_t)n);
+		if (st == -2) { kprintf("err the disk does not offer %s\n", zero ? "write-zeroes" : "discard"); return; }
+		if (st == 0) st = blk_flush(d);
+		if (st != 0) { kprintf("err io status=%d\n", st); return; }
 	} else if (IS("bench")) {
 		/* bench DISK MIB [KIB]: sequential writes of KIB-sized requests
 		 * (default 1024) from sector 2048, then a flush */
@@ -362,6 +376,17 @@ static void command(const char *line) {
 			if (blk_rw(d, 1, 2048 + c * sectors, bench_buf, (uint32_t)(kib * 1024)) != 0) { kprintf("err io\n"); return; }
 		blk_flush(d);
 		kprintf("bench bytes=%lu ticks=%lu\n", mib << 20, ticks - t0);
+	} else if (IS("spin")) {
+		/* spin N: N iterations of a loop that never leaves the processor
+		 * (no I/O, no halt), for measuring the CPU the vCPU gets */
+		uint64_t n;
+		if (!parse_u64(&arg, &n)) { kprintf("err usage: spin N\n"); return; }
+		uint64_t acc = 0;
+		for (uint64_t k = 0; k < n; k++) {
+			acc = acc * 6364136223846793005ul + k;
+			__asm__ volatile("" : "+r"(acc));
+		}
+		kprintf("spin=%lu acc=%lx\n", n, acc);
 	} else if (IS("rng")) {
 		uint64_t n = 16;
 		parse_u64(&arg, &n);

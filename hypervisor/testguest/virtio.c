@@ -17,6 +17,8 @@
 #define DESC_WRITE 2
 
 #define BLK_F_FLUSH 9
+#define BLK_F_DISCARD 13
+#define BLK_F_WRITE_ZEROES 14
 #define NET_F_MAC   5
 #define F_VERSION_1 32
 
@@ -218,7 +220,7 @@ static int wait_used(struct vq *q, uint64_t timeout, uint32_t *len) {
 
 static int init_device(struct vdev *d) {
 	uint64_t want = 0;
-	if (d->type == VIRTIO_ID_BLOCK) want = 1ul << BLK_F_FLUSH;
+	if (d->type == VIRTIO_ID_BLOCK) want = 1ul << BLK_F_FLUSH | 1ul << BLK_F_DISCARD | 1ul << BLK_F_WRITE_ZEROES;
 	if (d->type == VIRTIO_ID_NET) want = 1ul << NET_F_MAC;
 	reset(d);
 	set_status(d, ST_ACK);
@@ -406,6 +408,17 @@ int blk_flush(struct vdev *d) {
 int blk_get_id(struct vdev *d, char *id) {
 	memset(id, 0, 21);
 	return blk_request(d, 8, 0, id, 20, 0);
+}
+
+/* blk_discard sends one DISCARD (zero = 0) or WRITE_ZEROES (zero = 1, unmap
+ * allowed) segment; -2 when the device does not offer the request. */
+int blk_discard(struct vdev *d, int zero, uint64_t sector, uint32_t count) {
+	static volatile struct { uint64_t sector; uint32_t count, flags; } seg __attribute__((aligned(16)));
+	if (!(d->features & (1ul << (zero ? BLK_F_WRITE_ZEROES : BLK_F_DISCARD)))) return -2;
+	seg.sector = sector;
+	seg.count = count;
+	seg.flags = zero ? 1 : 0;
+	return blk_request(d, zero ? 13 : 11, 0, (void *)&seg, sizeof seg, 1);
 }
 
 /* blk_submit_bad hands the device a corrupt chain: a head index beyond the

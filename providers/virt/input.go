@@ -289,16 +289,24 @@ func quantityBytes(i *cim.Instance, dflt uint64) (uint64, bool, error) {
 	return q * mult, true, nil
 }
 
-// countQuantity reads VirtualQuantity of a counted resource.
+// countQuantity reads VirtualQuantity of a counted resource. Its units
+// are VirtualQuantityUnits, else AllocationUnits unless those are the
+// "percent" of a processor allocation's Reservation and Limit.
 func countQuantity(i *cim.Instance) (uint64, bool, error) {
 	q, present, err := unsigned(i, "VirtualQuantity")
 	if err != nil || !present {
 		return q, present, err
 	}
-	for _, name := range []string{"VirtualQuantityUnits", "AllocationUnits"} {
-		if u, ok := str(i, name); ok && u != "" && !strings.EqualFold(u, "count") {
-			return 0, true, badParam("%s.%s is %q; processors are counted (\"count\")", i.ClassName, name, u)
+	name := "VirtualQuantityUnits"
+	u, ok := str(i, name)
+	if !ok || u == "" {
+		name = "AllocationUnits"
+		if u, _ = str(i, name); strings.EqualFold(u, unitsPercent) {
+			u = ""
 		}
+	}
+	if u != "" && !strings.EqualFold(u, unitsCount) {
+		return 0, true, badParam("%s.%s is %q; processors are counted (\"count\")", i.ClassName, name, u)
 	}
 	return q, true, nil
 }

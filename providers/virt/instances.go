@@ -448,16 +448,24 @@ func (p *Provider) rasdInstance(owner string, def vmm.Definition, dev, part stri
 			name = "Processors"
 		}
 		return b.set("ElementName", name).set("ResourceType", rtProcessor).set("ResourceSubType", "HC:vCPU").
-			set("PoolID", poolProcessor).set("AllocationUnits", "count").set("VirtualQuantityUnits", "count").
-			set("VirtualQuantity", uint64(def.VCPUs)).done()
+			set("PoolID", poolProcessor).set("AllocationUnits", unitsPercent).set("VirtualQuantityUnits", unitsCount).
+			set("VirtualQuantity", uint64(def.VCPUs)).set("Weight", processorWeight(def.Limits)).
+			set("Limit", processorLimit(def.Limits)).set("Reservation", uint64(0)).done()
 	case dev == "mem" && part == "":
 		name := def.MemoryName
 		if name == "" {
 			name = "Memory"
 		}
-		return b.set("ElementName", name).set("ResourceType", rtMemory).set("ResourceSubType", "HC:RAM").
+		b.set("ElementName", name).set("ResourceType", rtMemory).set("ResourceSubType", "HC:RAM").
 			set("PoolID", poolMemory).set("AllocationUnits", "byte*2^20").set("VirtualQuantityUnits", "byte*2^20").
-			set("VirtualQuantity", def.MemoryMiB).done()
+			set("VirtualQuantity", def.MemoryMiB)
+		if l := def.Limits.MemoryHardLimit; l != 0 {
+			b.set("Limit", l>>20)
+		}
+		if r := def.Limits.MemorySoftLimit; r != 0 {
+			b.set("Reservation", r>>20)
+		}
+		return b.done()
 	}
 	if d := def.Disk(dev); d != nil {
 		index := 0

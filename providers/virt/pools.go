@@ -4,6 +4,7 @@ import (
 	"runtime"
 
 	"github.com/hypercim/hypercim/cim"
+	"github.com/hypercim/hypercim/hypervisor"
 	"github.com/hypercim/hypercim/providers/virt/internal/vmm"
 )
 
@@ -198,11 +199,27 @@ func (p *Provider) templateInstance(pd *poolDef, role string) (*cim.Instance, er
 		set("VirtualQuantityUnits", pd.units).
 		set("AutomaticAllocation", true).
 		set("AutomaticDeallocation", true)
+	supported := p.m.SupportedLimits()
 	switch pd.key {
 	case poolProcessor:
-		b.set("VirtualQuantity", pick(1, 1, uint64(lim.MaxVCPUs), 1))
+		// Reservation and Limit are percent of the processor capacity.
+		b.set("AllocationUnits", unitsPercent).set("VirtualQuantity", pick(1, 1, uint64(lim.MaxVCPUs), 1)).
+			set("Reservation", uint64(0))
+		if supported.CPUWeight != 0 {
+			b.set("Weight", uint32(pick(hypervisor.DefaultCPUWeight, 1, hypervisor.MaxCPUWeight, 1)))
+		}
+		if supported.CPUCapPercent != 0 {
+			b.set("Limit", pick(100, 1, 100, 1))
+		}
 	case poolMemory:
 		b.set("VirtualQuantity", pick(min(256, lim.MaxMemoryMiB), lim.MinMemoryMiB, lim.MaxMemoryMiB, 1))
+		// No limit by default; the others bound what may be given.
+		if supported.MemoryHardLimit != 0 && role != "default" {
+			b.set("Limit", pick(0, 1, lim.MaxMemoryMiB, 1))
+		}
+		if supported.MemorySoftLimit != 0 && role != "default" {
+			b.set("Reservation", pick(0, 1, lim.MaxMemoryMiB, 1))
+		}
 	case poolStorage:
 		size := pick(1<<30, 1<<20, uint64(lim.MaxDiskBytes), 512)
 		b.set("VirtualQuantity", size).set("Limit", size).set("ImageFormat", "vmdk").

@@ -129,14 +129,9 @@ func (e *editor) add(i *cim.Instance) (ref, error) {
 	return ref{}, badParam("%s: ResourceType %d is not one hypercim allocates (%s)", i.ClassName, rt, supportedTypes)
 }
 
-// setQuantity sets processors or memory from an allocation.
+// setQuantity sets processors or memory, and their limits, from an
+// allocation.
 func (e *editor) setQuantity(i *cim.Instance, rt uint16, name string) error {
-	if w, ok, err := unsigned(i, "Weight"); err != nil || ok && w != 0 {
-		if err != nil {
-			return err
-		}
-		return notSupported("%s: Weight %d: the %s engine does not weigh %s allocations; leave Weight NULL", i.ClassName, w, e.p.m.EngineName(), resourceLabel(rt))
-	}
 	if rt == rtProcessor {
 		n, ok, err := countQuantity(i)
 		if err != nil {
@@ -146,10 +141,10 @@ func (e *editor) setQuantity(i *cim.Instance, rt uint16, name string) error {
 			if n == 0 || n > 1<<16 {
 				return badParam("%s: VirtualQuantity %d: a virtual system has 1 to %d processors", i.ClassName, n, e.p.m.Limits().MaxVCPUs)
 			}
-			if err := checkBounds(i, n); err != nil {
-				return err
-			}
 			e.def.VCPUs = int(n)
+		}
+		if err := e.setProcessorLimits(i, uint64(max(e.def.VCPUs, 1))); err != nil {
+			return err
 		}
 		if name != "" {
 			e.def.ProcessorName = name
@@ -164,40 +159,15 @@ func (e *editor) setQuantity(i *cim.Instance, rt uint16, name string) error {
 		if b == 0 || b%(1<<20) != 0 {
 			return badParam("%s: %d bytes of memory: give a positive whole number of MiB", i.ClassName, b)
 		}
-		if err := checkBoundsBytes(i, b); err != nil {
-			return err
-		}
 		e.def.MemoryMiB = b >> 20
+	}
+	if err := e.setMemoryLimits(i); err != nil {
+		return err
 	}
 	if name != "" {
 		e.def.MemoryName = name
 	}
 	return nil
-}
-
-// checkBounds accepts Reservation and Limit that a dedicated allocation of
-// n units satisfies (the whole quantity is always given to the system).
-func checkBounds(i *cim.Instance, n uint64) error {
-	if r, ok, err := unsigned(i, "Reservation"); err != nil {
-		return err
-	} else if ok && r > n {
-		return notSupported("%s: Reservation %d exceeds VirtualQuantity %d; the system gets exactly VirtualQuantity", i.ClassName, r, n)
-	}
-	if l, ok, err := unsigned(i, "Limit"); err != nil {
-		return err
-	} else if ok && l != 0 && l < n {
-		return notSupported("%s: Limit %d is below VirtualQuantity %d; the system gets exactly VirtualQuantity", i.ClassName, l, n)
-	}
-	return nil
-}
-
-func checkBoundsBytes(i *cim.Instance, b uint64) error {
-	// Reservation and Limit share VirtualQuantity's units.
-	q, _, _ := unsigned(i, "VirtualQuantity")
-	if q == 0 {
-		return nil
-	}
-	return checkBounds(i, q)
 }
 
 // remember records a client InstanceID of a new drive or adapter.

@@ -4,9 +4,11 @@
 #   - start to first serial byte, p50 of 20: `hypercim vm run` process vs
 #     QEMU's microvm machine (-accel kvm; tcg when KVM does not work for
 #     QEMU here), and Machine.Start in process;
-#   - VMM memory per machine: RSS minus guest RAM of a `vm run` process
-#     (Firecracker's method and 5 MiB bar) and of QEMU, and the marginal
-#     cost of one more machine inside one process (how hypercimd runs them);
+#   - VMM memory per machine outside guest RAM (Firecracker's 5 MiB bar),
+#     as RSS, PSS and private memory, read from smaps without the guest RAM
+#     mapping: `vm run` as shipped (it executes bin/hypercim-vmm), the whole
+#     CLI running the VMM in process, and QEMU; and the marginal cost of
+#     one more machine inside one process (how hypercimd runs them);
 #   - machines per second on two workers (boot, report, power off), against
 #     Firecracker's published 5 per host core per second;
 #   - virtio-blk: the guest writing 32 MiB into a VMDK vs the vmdk package
@@ -42,10 +44,11 @@ run 'VirtioBlkWrite|VMDKPackageWrite' 3x
 echo "--- summary"
 awk -v accel="$accel" '
 function metric(name, unit,   i) { for (i = 3; i < NF; i++) if ($(i+1) == unit) v[name "/" unit] = $i }
+BEGIN { split("vmm cli qemu", who); split("rss pss private", kind) }
 /^BenchmarkProcessFirstSerialByte/ { metric("proc", "p50-ms") }
 /^BenchmarkQEMUFirstSerialByte/    { metric("qemu", "p50-ms") }
 /^BenchmarkStartToFirstSerialByte/ { metric("inproc", "p50-ms") }
-/^BenchmarkVMMMemoryOverhead/      { metric("mem", "vmm-MiB"); metric("mem", "qemu-MiB") }
+/^BenchmarkVMMMemoryOverhead/      { for (w in who) for (k in kind) metric("mem", who[w] "-" kind[k] "-MiB") }
 /^BenchmarkInProcessOverhead/      { metric("inmem", "MiB/machine") }
 /^BenchmarkMachinesPerSecond/      { metric("rate", "machines/s") }
 /^BenchmarkVirtioBlkWrite/         { metric("blk", "MiB/s") }
@@ -54,7 +57,10 @@ END {
 	p = v["proc/p50-ms"]; q = v["qemu/p50-ms"]
 	printf "start to first serial byte, p50 of 20: hypercim vm run %.2f ms, QEMU microvm (-accel %s) %.2f ms: %.1fx faster (target 5x, under 20 ms)\n", p, accel, q, q / p
 	printf "  Machine.Start in process: %.2f ms\n", v["inproc/p50-ms"]
-	printf "VMM memory (RSS minus guest RAM, 1 vCPU, 128 MiB): hypercim vm run %.1f MiB, QEMU %.1f MiB (%.1fx), Firecracker bar 5 MiB (%.2fx of it)\n", v["mem/vmm-MiB"], v["mem/qemu-MiB"], v["mem/qemu-MiB"] / v["mem/vmm-MiB"], v["mem/vmm-MiB"] / 5
+	printf "VMM memory outside guest RAM (1 vCPU, 128 MiB), RSS / PSS / private MiB:\n"
+	printf "  hypercim vm run (hypercim-vmm): %.2f / %.2f / %.2f; Firecracker bar 5 MiB: %.2fx of it\n", v["mem/vmm-rss-MiB"], v["mem/vmm-pss-MiB"], v["mem/vmm-private-MiB"], v["mem/vmm-rss-MiB"] / 5
+	printf "  the whole CLI in process: %.2f / %.2f / %.2f\n", v["mem/cli-rss-MiB"], v["mem/cli-pss-MiB"], v["mem/cli-private-MiB"]
+	printf "  QEMU: %.2f / %.2f / %.2f (%.1fx hypercim-vmm RSS)\n", v["mem/qemu-rss-MiB"], v["mem/qemu-pss-MiB"], v["mem/qemu-private-MiB"], v["mem/qemu-rss-MiB"] / v["mem/vmm-rss-MiB"]
 	printf "  one more machine inside a running process: %.2f MiB\n", v["inmem/MiB/machine"]
 	printf "machines per second on 2 cores (boot to power-off): %.1f, Firecracker 5/core/s = 10: %.1fx\n", v["rate/machines/s"], v["rate/machines/s"] / 10
 	printf "virtio-blk, guest writing 32 MiB into a VMDK: %.0f MiB/s, vmdk package directly: %.0f MiB/s (%.2fx)\n", v["blk/MiB/s"], v["pkg/MiB/s"], v["blk/MiB/s"] / v["pkg/MiB/s"]

@@ -171,7 +171,7 @@ func (req *request) decodeSimpleReq(simple *xmlcodec.Node) *protocolError {
 		if len(p.Children) > 1 {
 			return notValid("%s %s holds more than one value", paramElem, mustAttr(p, "NAME"))
 		}
-		if p.Textual {
+		if p.HasText() {
 			return notValid("%s %s holds text outside a VALUE element", paramElem, mustAttr(p, "NAME"))
 		}
 		if len(p.Children) == 1 && !paramValueElement(paramElem, p.Children[0].Name) {

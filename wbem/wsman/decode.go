@@ -23,14 +23,14 @@ type group struct {
 func groupChildren(e *element) []group {
 	var out []group
 	index := map[string]int{}
-	for _, c := range e.children {
-		k := cim.FoldName(c.local)
+	for _, c := range e.Children {
+		k := cim.FoldName(c.Local)
 		if i, ok := index[k]; ok {
 			out[i].elems = append(out[i].elems, c)
 			continue
 		}
 		index[k] = len(out)
-		out = append(out, group{name: c.local, elems: []*element{c}})
+		out = append(out, group{name: c.Local, elems: []*element{c}})
 	}
 	return out
 }
@@ -42,17 +42,17 @@ func decodeValue(elems []*element, t cim.Type, isArray bool) (cim.Value, error) 
 		if len(elems) != 1 {
 			return cim.Value{}, fmt.Errorf("%d values given for a scalar", len(elems))
 		}
-		if elems[0].isNil() {
+		if isNil(elems[0]) {
 			return cim.Null(t), nil
 		}
 		return decodeScalar(elems[0], t)
 	}
-	if len(elems) == 1 && elems[0].isNil() {
+	if len(elems) == 1 && isNil(elems[0]) {
 		return cim.NullArray(t), nil
 	}
 	vals := make([]cim.Value, 0, len(elems))
 	for _, e := range elems {
-		if e.isNil() {
+		if isNil(e) {
 			vals = append(vals, cim.Null(t))
 			continue
 		}
@@ -70,7 +70,7 @@ func decodeScalar(e *element, t cim.Type) (cim.Value, error) {
 	switch t {
 	case cim.TypeReference:
 		src := e
-		if epr := e.child(nsWSA, "EndpointReference"); epr != nil {
+		if epr := e.ChildNS(nsWSA, "EndpointReference"); epr != nil {
 			src = epr
 		}
 		p, f := parseEPR(src, 0)
@@ -81,32 +81,32 @@ func decodeScalar(e *element, t cim.Type) (cim.Value, error) {
 	case cim.TypeDatetime:
 		return decodeDatetime(e)
 	case cim.TypeString:
-		if len(e.children) > 0 {
+		if len(e.Children) > 0 {
 			inst, err := decodeEmbedded(e)
 			if err != nil {
 				return cim.Value{}, err
 			}
 			return cim.NewEmbeddedInstance(inst), nil
 		}
-		return cim.NewString(e.text), nil
+		return cim.NewString(e.Text), nil
 	case cim.TypeChar16:
-		return cim.ParseValue(t, e.text)
+		return cim.ParseValue(t, e.Text)
 	}
-	if len(e.children) > 0 {
-		return cim.Value{}, fmt.Errorf("element %s holds elements where a %s value is expected", e.local, t)
+	if len(e.Children) > 0 {
+		return cim.Value{}, fmt.Errorf("element %s holds elements where a %s value is expected", e.Local, t)
 	}
-	return cim.ParseValue(t, e.trimmed())
+	return cim.ParseValue(t, e.TrimmedText())
 }
 
 // decodeDatetime reads the cim:cimDateTime choice (DSP0230 7.2.3) or a bare
 // value in any of its forms.
 func decodeDatetime(e *element) (cim.Value, error) {
-	text, kind := e.trimmed(), ""
-	if len(e.children) == 1 {
-		c := e.children[0]
-		text, kind = c.trimmed(), c.local
-	} else if len(e.children) > 1 {
-		return cim.Value{}, fmt.Errorf("element %s holds more than one datetime", e.local)
+	text, kind := e.TrimmedText(), ""
+	if len(e.Children) == 1 {
+		c := e.Children[0]
+		text, kind = c.TrimmedText(), c.Local
+	} else if len(e.Children) > 1 {
+		return cim.Value{}, fmt.Errorf("element %s holds more than one datetime", e.Local)
 	}
 	d, err := parseDatetimeText(text, kind)
 	if err != nil {
@@ -178,15 +178,15 @@ func dateFromXS(s string) (cim.Datetime, error) {
 func decodeEmbedded(e *element) (*cim.Instance, error) {
 	className := ""
 	holder := e
-	if t, ok := e.attr(nsXSI, "type"); ok {
-		_, local := e.resolveQName(t)
+	if t, ok := e.AttrNS(nsXSI, "type"); ok {
+		_, local := e.ResolveQName(t)
 		className = strings.TrimSuffix(local, "_Type")
-	} else if len(e.children) == 1 && len(e.children[0].children) > 0 && e.children[0].child(nsWSA, "Address") == nil {
-		holder = e.children[0]
-		className = holder.local
+	} else if len(e.Children) == 1 && len(e.Children[0].Children) > 0 && e.Children[0].ChildNS(nsWSA, "Address") == nil {
+		holder = e.Children[0]
+		className = holder.Local
 	}
 	if className == "" || !cim.ValidName(className) {
-		return nil, fmt.Errorf("the embedded instance in %s names no class (xsi:type)", e.local)
+		return nil, fmt.Errorf("the embedded instance in %s names no class (xsi:type)", e.Local)
 	}
 	inst := cim.NewInstance(className)
 	for _, g := range groupChildren(holder) {
@@ -194,9 +194,9 @@ func decodeEmbedded(e *element) (*cim.Instance, error) {
 		var err error
 		first := g.elems[0]
 		switch {
-		case first.child(nsWSA, "Address") != nil || first.child(nsWSA, "ReferenceParameters") != nil:
+		case first.ChildNS(nsWSA, "Address") != nil || first.ChildNS(nsWSA, "ReferenceParameters") != nil:
 			v, err = decodeValue(g.elems, cim.TypeReference, len(g.elems) > 1)
-		case len(g.elems) == 1 && first.isNil():
+		case len(g.elems) == 1 && isNil(first):
 			v = cim.Value{}
 		case len(g.elems) == 1:
 			v, err = decodeScalar(first, cim.TypeString)

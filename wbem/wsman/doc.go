@@ -7,9 +7,9 @@
 // or a default namespace (Intel AMT tools), mustUnderstand qualified or
 // not (WinRM clients), any wsa:To, MessageIDs that are bare UUIDs (wsl) or
 // small integers (AMT). Every request is bounded (Limits): size, nesting,
-// element and attribute counts, no DTDs; the adapter's own XML reader
-// (dom.go) checks well-formedness and namespaces without a tokenizer's
-// per-token allocations. Answers are strict: WS-Addressing
+// element and attribute counts, no DTDs; the XML reader CIM-XML shares
+// (wbem/internal/xmlscan) checks well-formedness and namespaces without a
+// tokenizer's per-token allocations. Answers are strict: WS-Addressing
 // RelatesTo, Action and MessageID, mustUnderstand honoured, faults with
 // the DSP0226 codes, subcodes and detail URIs, the CIM status of a core
 // error as a CIM_Error instance in the fault detail.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/hypercim/hypercim/wbem/internal/xmlscan"
 )
 
 func TestParserLimits(t *testing.T) {
@@ -23,14 +25,14 @@ func TestParserLimits(t *testing.T) {
 		want      error
 	}{
 		{"depth at the limit", nested(8), lim, nil},
-		{"too deep", nested(9), lim, errTooLarge},
+		{"too deep", nested(9), lim, xmlscan.ErrLimit},
 		{"attributes at the limit", `<a w="1" x="2" y="3" z="4"/>`, lim, nil},
-		{"too many attributes", `<a v="0" w="1" x="2" y="3" z="4"/>`, lim, errTooLarge},
+		{"too many attributes", `<a v="0" w="1" x="2" y="3" z="4"/>`, lim, xmlscan.ErrLimit},
 		{"elements at the limit", "<r>" + strings.Repeat("<b/>", 49) + "</r>", lim, nil},
-		{"too many elements", "<r>" + strings.Repeat("<b/>", 50) + "</r>", lim, errTooLarge},
-		{"too large", "<r>" + strings.Repeat("x", 2<<20) + "</r>", lim, errTooLarge},
-		{"too many namespaces in scope", decls.String(), Limits{MaxDepth: 100}, errTooLarge},
-		{"latin-1", `<?xml version="1.0" encoding="ISO-8859-1"?><a/>`, lim, errCharset},
+		{"too many elements", "<r>" + strings.Repeat("<b/>", 50) + "</r>", lim, xmlscan.ErrLimit},
+		{"too large", "<r>" + strings.Repeat("x", 2<<20) + "</r>", lim, xmlscan.ErrLimit},
+		{"too many namespaces in scope", decls.String(), Limits{MaxDepth: 100}, xmlscan.ErrLimit},
+		{"latin-1", `<?xml version="1.0" encoding="ISO-8859-1"?><a/>`, lim, xmlscan.ErrCharset},
 	} {
 		_, err := parseXML([]byte(c.doc), c.lim)
 		if (c.want == nil && err != nil) || (c.want != nil && !errors.Is(err, c.want)) {
@@ -47,23 +49,23 @@ func TestParserReadsTheTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := root.child("urn:d", "B")
-	if !root.is("urn:s", "E") || b == nil || len(root.children) != 2 || !root.children[1].is("", "D") {
-		t.Fatalf("tree: root {%s}%s, children %d", root.space, root.local, len(root.children))
+	b := root.ChildNS("urn:d", "B")
+	if !root.Is("urn:s", "E") || b == nil || len(root.Children) != 2 || !root.Children[1].Is("", "D") {
+		t.Fatalf("tree: root {%s}%s, children %d", root.Space, root.Local, len(root.Children))
 	}
-	if b.text != "one\ntwo & <three>ABfour" {
-		t.Errorf("text %q", b.text)
+	if b.Text != "one\ntwo & <three>ABfour" {
+		t.Errorf("text %q", b.Text)
 	}
-	if v, _ := b.attr("urn:x", "t"); v != "x:V" {
+	if v, _ := b.AttrNS("urn:x", "t"); v != "x:V" {
 		t.Errorf("qualified attribute %q", v)
 	}
-	if v, _ := b.attr("", "plain"); v != "q'" {
+	if v, _ := b.AttrNS("", "plain"); v != "q'" {
 		t.Errorf("attribute %q", v)
 	}
-	if space, local := b.resolveQName("x:V"); space != "urn:x" || local != "V" {
+	if space, local := b.ResolveQName("x:V"); space != "urn:x" || local != "V" {
 		t.Errorf("QName resolved to {%s}%s", space, local)
 	}
-	if space, _ := root.children[1].resolveQName("V"); space != "" {
+	if space, _ := root.Children[1].ResolveQName("V"); space != "" {
 		t.Errorf("default namespace undeclared, yet %q", space)
 	}
 	for _, bad := range []string{`<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>`, `<a>&x;</a>`, `<p:a/>`, `<a></b>`, `<a/><a/>`, "<a>\x00</a>", `<a b="1" b="2"/>`} {

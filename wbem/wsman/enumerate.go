@@ -233,13 +233,13 @@ type enumerateRequest struct {
 
 func parseEnumerate(body *element) (enumerateRequest, *Fault) {
 	er := enumerateRequest{maxElements: 1}
-	if body == nil || !body.is(nsWSEN, "Enumerate") {
+	if body == nil || !body.Is(nsWSEN, "Enumerate") {
 		return er, schemaFault("an Enumerate request must hold a wsen:Enumerate body")
 	}
-	for _, c := range body.children {
+	for _, c := range body.Children {
 		switch {
-		case c.is(nsWSEN, "Expires"):
-			v := c.trimmed()
+		case c.Is(nsWSEN, "Expires"):
+			v := c.TrimmedText()
 			if strings.Contains(v, "T") && !strings.HasPrefix(v, "P") {
 				return er, senderFault(subUnsupportedExpiration, "", "wsen:Expires as a date and time is not supported; give an xs:duration")
 			}
@@ -248,42 +248,42 @@ func parseEnumerate(body *element) (enumerateRequest, *Fault) {
 				return er, senderFault(subInvalidExpiration, "", "wsen:Expires %q is not a positive xs:duration", v)
 			}
 			er.expires, er.hasExpires = d, true
-		case c.is(nsWSMAN, "Filter") || c.is(nsWSEN, "Filter"):
+		case c.Is(nsWSMAN, "Filter") || c.Is(nsWSEN, "Filter"):
 			if er.filter != nil {
 				return er, schemaFault("more than one filter")
 			}
 			er.filter = c
-			d, _ := c.attr("", "Dialect")
+			d, _ := c.AttrNS("", "Dialect")
 			er.dialect = strings.TrimSpace(d)
-		case c.is(nsWSMAN, "EnumerationMode"):
-			switch c.trimmed() {
+		case c.Is(nsWSMAN, "EnumerationMode"):
+			switch c.TrimmedText() {
 			case "EnumerateEPR":
 				er.mode = modeEPR
 			case "EnumerateObjectAndEPR":
 				er.mode = modeObjectEPR
 			default:
-				return er, unsupportedFault(detailEnumerationMode, "the enumeration mode %q is not supported", c.trimmed())
+				return er, unsupportedFault(detailEnumerationMode, "the enumeration mode %q is not supported", c.TrimmedText())
 			}
-		case c.is(nsWSMAN, "OptimizeEnumeration"):
+		case c.Is(nsWSMAN, "OptimizeEnumeration"):
 			er.optimize = true
-		case c.is(nsWSMAN, "MaxElements"):
-			n, err := strconv.ParseUint(c.trimmed(), 10, 31)
+		case c.Is(nsWSMAN, "MaxElements"):
+			n, err := strconv.ParseUint(c.TrimmedText(), 10, 31)
 			if err != nil || n == 0 {
-				return er, schemaFault("wsman:MaxElements %q is not a positive integer", c.trimmed())
+				return er, schemaFault("wsman:MaxElements %q is not a positive integer", c.TrimmedText())
 			}
 			er.maxElements = int(n)
-		case c.is(nsWSMB, "PolymorphismMode"):
-			switch v := c.trimmed(); v {
+		case c.Is(nsWSMB, "PolymorphismMode"):
+			switch v := c.TrimmedText(); v {
 			case "IncludeSubClassProperties", "ExcludeSubClassProperties", "None":
 				er.polymorphism = v
 			default:
 				return er, senderFault(subPolymorphismMode, "", "the polymorphism mode %q is not supported", v)
 			}
-		case c.is(nsWSEN, "EndTo"):
+		case c.Is(nsWSEN, "EndTo"):
 			return er, unsupportedFault(detailAddressingMode, "wsen:EndTo is not supported")
 		default:
-			if c.space == nsWSEN {
-				return er, schemaFault("unexpected element wsen:%s in Enumerate", c.local)
+			if c.Space == nsWSEN {
+				return er, schemaFault("unexpected element wsen:%s in Enumerate", c.Local)
 			}
 			// Unknown extensions in other namespaces are ignored, as
 			// WS-Enumeration's extensibility points allow.
@@ -405,7 +405,7 @@ func (h *Handler) open(ctx context.Context, e *enumeration, er enumerateRequest,
 		if er.dialect == dialectCQL || er.dialect == dialectCQLShort {
 			lang = "DMTF:CQL"
 		}
-		query := er.filter.trimmed()
+		query := er.filter.TrimmedText()
 		if query == "" {
 			return senderFault(subCannotProcessFilter, "", "the %s filter is empty", lang)
 		}
@@ -415,7 +415,7 @@ func (h *Handler) open(ctx context.Context, e *enumeration, er enumerateRequest,
 		if res.kind != resourceClass && res.kind != resourceIntrinsic {
 			return senderFault(subCannotProcessFilter, "", "a SelectorFilter needs a class resource URI, not %q", res.uri)
 		}
-		sels, f := parseSelectorSet(er.filter.child(nsWSMAN, "SelectorSet"))
+		sels, f := parseSelectorSet(er.filter.ChildNS(nsWSMAN, "SelectorSet"))
 		if f != nil {
 			return senderFault(subCannotProcessFilter, "", "the SelectorFilter is not valid: %s", f.Reason)
 		}
@@ -472,45 +472,45 @@ func (h *Handler) openAssociation(ctx context.Context, e *enumeration, er enumer
 		references bool
 		props      []string
 	)
-	spec := er.filter.child(nsWSMB, "AssociatedInstances")
+	spec := er.filter.ChildNS(nsWSMB, "AssociatedInstances")
 	if spec == nil {
-		if spec = er.filter.child(nsWSMB, "AssociationInstances"); spec != nil {
+		if spec = er.filter.ChildNS(nsWSMB, "AssociationInstances"); spec != nil {
 			references = true
 		}
 	}
 	if spec == nil {
 		// openwsman's older text form: <resource URI>?key=value&...
 		var fault *Fault
-		if object, f, fault = parseAssociationText(er.filter.trimmed()); fault != nil {
+		if object, f, fault = parseAssociationText(er.filter.TrimmedText()); fault != nil {
 			return wbem.PullState{}, fault
 		}
 	} else {
-		obj := spec.child(nsWSMB, "Object")
+		obj := spec.ChildNS(nsWSMB, "Object")
 		if obj == nil {
 			return wbem.PullState{}, senderFault(subCannotProcessFilter, "", "the association filter has no wsmb:Object")
 		}
-		if epr := obj.child(nsWSA, "EndpointReference"); epr != nil {
+		if epr := obj.ChildNS(nsWSA, "EndpointReference"); epr != nil {
 			obj = epr
 		}
 		var fault *Fault
 		if object, fault = parseEPR(obj, 0); fault != nil {
 			return wbem.PullState{}, senderFault(subCannotProcessFilter, "", "the association filter's object is not valid: %s", fault.Reason)
 		}
-		for _, c := range spec.children {
+		for _, c := range spec.Children {
 			switch {
-			case c.is(nsWSMB, "AssociationClassName") && !references:
-				f.AssocClass = c.trimmed()
-			case c.is(nsWSMB, "ResultClassName"):
-				f.ResultClass = c.trimmed()
-			case c.is(nsWSMB, "Role"):
-				f.Role = c.trimmed()
-			case c.is(nsWSMB, "ResultRole") && !references:
-				f.ResultRole = c.trimmed()
-			case c.is(nsWSMB, "IncludeResultProperty"):
-				props = append(props, c.trimmed())
-			case c.is(nsWSMB, "Object"):
+			case c.Is(nsWSMB, "AssociationClassName") && !references:
+				f.AssocClass = c.TrimmedText()
+			case c.Is(nsWSMB, "ResultClassName"):
+				f.ResultClass = c.TrimmedText()
+			case c.Is(nsWSMB, "Role"):
+				f.Role = c.TrimmedText()
+			case c.Is(nsWSMB, "ResultRole") && !references:
+				f.ResultRole = c.TrimmedText()
+			case c.Is(nsWSMB, "IncludeResultProperty"):
+				props = append(props, c.TrimmedText())
+			case c.Is(nsWSMB, "Object"):
 			default:
-				return wbem.PullState{}, senderFault(subCannotProcessFilter, "", "unexpected element %s in the association filter", c.local)
+				return wbem.PullState{}, senderFault(subCannotProcessFilter, "", "unexpected element %s in the association filter", c.Local)
 			}
 		}
 	}
@@ -852,14 +852,14 @@ func (e *enumeration) encode(dst []byte, inst *cim.Instance) ([]byte, error) {
 
 // pullRequest is a parsed wsen:Pull or wsen:Release body.
 func enumerationContextOf(body *element, op string) (string, *Fault) {
-	if body == nil || !body.is(nsWSEN, op) {
+	if body == nil || !body.Is(nsWSEN, op) {
 		return "", schemaFault("a %s request must hold a wsen:%s body", op, op)
 	}
-	c := body.child(nsWSEN, "EnumerationContext")
-	if c == nil || c.trimmed() == "" {
+	c := body.ChildNS(nsWSEN, "EnumerationContext")
+	if c == nil || c.TrimmedText() == "" {
 		return "", schemaFault("wsen:%s needs a wsen:EnumerationContext", op)
 	}
-	return c.trimmed(), nil
+	return c.TrimmedText(), nil
 }
 
 // pullOptions are the limits of a wsen:Pull.
@@ -871,30 +871,30 @@ type pullOptions struct {
 // parsePull reads the options of a wsen:Pull body.
 func parsePull(body *element) (pullOptions, *Fault) {
 	o := pullOptions{max: 1}
-	for _, c := range body.children {
+	for _, c := range body.Children {
 		switch {
-		case c.is(nsWSEN, "MaxElements"):
-			n, err := strconv.ParseUint(c.trimmed(), 10, 31)
+		case c.Is(nsWSEN, "MaxElements"):
+			n, err := strconv.ParseUint(c.TrimmedText(), 10, 31)
 			if err != nil || n == 0 {
-				return o, schemaFault("wsen:MaxElements %q is not a positive integer", c.trimmed())
+				return o, schemaFault("wsen:MaxElements %q is not a positive integer", c.TrimmedText())
 			}
 			o.max = int(n)
-		case c.is(nsWSEN, "MaxCharacters"):
-			n, err := strconv.ParseUint(c.trimmed(), 10, 31)
+		case c.Is(nsWSEN, "MaxCharacters"):
+			n, err := strconv.ParseUint(c.TrimmedText(), 10, 31)
 			if err != nil || n == 0 {
-				return o, schemaFault("wsen:MaxCharacters %q is not a positive integer", c.trimmed())
+				return o, schemaFault("wsen:MaxCharacters %q is not a positive integer", c.TrimmedText())
 			}
 			o.maxChars = int(n)
-		case c.is(nsWSEN, "MaxTime"):
-			d, err := parseDuration(c.trimmed())
+		case c.Is(nsWSEN, "MaxTime"):
+			d, err := parseDuration(c.TrimmedText())
 			if err != nil || d <= 0 {
-				return o, schemaFault("wsen:MaxTime %q is not a positive xs:duration", c.trimmed())
+				return o, schemaFault("wsen:MaxTime %q is not a positive xs:duration", c.TrimmedText())
 			}
 			o.maxTime = d
-		case c.is(nsWSEN, "EnumerationContext"):
+		case c.Is(nsWSEN, "EnumerationContext"):
 		default:
-			if c.space == nsWSEN {
-				return o, schemaFault("unexpected element wsen:%s in Pull", c.local)
+			if c.Space == nsWSEN {
+				return o, schemaFault("unexpected element wsen:%s in Pull", c.Local)
 			}
 		}
 	}

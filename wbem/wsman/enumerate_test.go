@@ -23,18 +23,18 @@ func enumerateAll(t *testing.T, s *testServer, uri, headers, enumBody string, pu
 	resp := path(root, "Body/EnumerateResponse")
 	var items []*element
 	if it := path(resp, "Items"); it != nil {
-		items = append(items, it.children...)
+		items = append(items, it.Children...)
 	}
 	ctxEl := path(resp, "EnumerationContext")
 	if ctxEl == nil {
 		t.Fatalf("EnumerateResponse without EnumerationContext: %s", raw)
 	}
 	eos := path(resp, "EndOfSequence") != nil
-	if eos != (ctxEl.trimmed() == "") {
-		t.Fatalf("optimized end rule broken (EndOfSequence=%v, context %q): %s", eos, ctxEl.trimmed(), raw)
+	if eos != (ctxEl.TrimmedText() == "") {
+		t.Fatalf("optimized end rule broken (EndOfSequence=%v, context %q): %s", eos, ctxEl.TrimmedText(), raw)
 	}
 	responses := 1
-	ctx := ctxEl.trimmed()
+	ctx := ctxEl.TrimmedText()
 	for ctx != "" {
 		extra := ""
 		if pullMax > 0 {
@@ -47,7 +47,7 @@ func enumerateAll(t *testing.T, s *testServer, uri, headers, enumBody string, pu
 		responses++
 		pr := path(root, "Body/PullResponse")
 		if it := path(pr, "Items"); it != nil {
-			items = append(items, it.children...)
+			items = append(items, it.Children...)
 		}
 		c := path(pr, "EnumerationContext")
 		end := path(pr, "EndOfSequence") != nil
@@ -59,7 +59,7 @@ func enumerateAll(t *testing.T, s *testServer, uri, headers, enumBody string, pu
 		}
 		ctx = ""
 		if c != nil {
-			ctx = c.trimmed()
+			ctx = c.TrimmedText()
 		}
 		if responses > 10000 {
 			t.Fatal("enumeration does not end")
@@ -71,7 +71,7 @@ func enumerateAll(t *testing.T, s *testServer, uri, headers, enumBody string, pu
 func localNames(items []*element) string {
 	var s []string
 	for _, i := range items {
-		s = append(s, i.local)
+		s = append(s, i.Local)
 	}
 	return strings.Join(s, ",")
 }
@@ -104,7 +104,7 @@ func TestEnumerationModes(t *testing.T) {
 	if localNames(items) != "EndpointReference,EndpointReference" {
 		t.Fatalf("EPR mode: %s", localNames(items))
 	}
-	if got := path(items[1], "ReferenceParameters/ResourceURI").trimmed(); got != uriHC {
+	if got := path(items[1], "ReferenceParameters/ResourceURI").TrimmedText(); got != uriHC {
 		t.Errorf("EPR resource URI %q", got)
 	}
 	items, _ = enumerateAll(t, s, uriCS, "", `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>5</wsman:MaxElements><wsman:EnumerationMode>EnumerateObjectAndEPR</wsman:EnumerationMode></wsen:Enumerate>`, 5)
@@ -146,7 +146,7 @@ func TestEnumerateFilters(t *testing.T) {
 	}
 	// The association's references render as EPRs.
 	items, _ := enumerateAll(t, s, AllClassesURI, "", `<wsen:Enumerate>`+opt+cases[6].body+`</wsen:Enumerate>`, 50)
-	if path(items[0], "GroupComponent/ReferenceParameters/ResourceURI").trimmed() != uriCS {
+	if path(items[0], "GroupComponent/ReferenceParameters/ResourceURI").TrimmedText() != uriCS {
 		t.Errorf("reference property not an EPR")
 	}
 }
@@ -181,7 +181,7 @@ func TestEnumerateFaults(t *testing.T) {
 		t.Errorf("unknown context: %d %s %s", st, code, sub)
 	}
 	_, root, _ = s.post(t, envelope(actionEnumerate, uriCS, "", `<wsen:Enumerate/>`))
-	ctx := path(root, "Body/EnumerateResponse/EnumerationContext").trimmed()
+	ctx := path(root, "Body/EnumerateResponse/EnumerationContext").TrimmedText()
 	if st, _, raw := s.post(t, envelope(actionRelease, uriCS, "", `<wsen:Release><wsen:EnumerationContext>`+ctx+`</wsen:EnumerationContext></wsen:Release>`)); st != 200 {
 		t.Fatalf("Release: %d %s", st, raw)
 	}
@@ -201,7 +201,7 @@ func TestEnumerateFaults(t *testing.T) {
 func TestEnumerationExpires(t *testing.T) {
 	s := newTestServer(t)
 	_, root, raw := s.post(t, envelope(actionEnumerate, uriCS, "", `<wsen:Enumerate><wsen:Expires>PT0.2S</wsen:Expires></wsen:Enumerate>`))
-	ctx := path(root, "Body/EnumerateResponse/EnumerationContext").trimmed()
+	ctx := path(root, "Body/EnumerateResponse/EnumerationContext").TrimmedText()
 	if ctx == "" || path(root, "Body/EnumerateResponse/Expires") == nil {
 		t.Fatalf("no context or Expires: %s", raw)
 	}
@@ -222,20 +222,20 @@ func TestTotalItemsCountEstimateAndBigEnumeration(t *testing.T) {
 	// allows no earlier answer): a batch that reaches the end knows the
 	// exact count of its items and those still to come.
 	_, root, raw := s.post(t, envelope(actionEnumerate, uriCS, hdr, `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1</wsman:MaxElements></wsen:Enumerate>`))
-	if got := path(root, "Header/TotalItemsCountEstimate").trimmed(); got != "2" {
+	if got := path(root, "Header/TotalItemsCountEstimate").TrimmedText(); got != "2" {
 		t.Fatalf("estimate %q: %s", got, raw)
 	}
-	ctx := path(root, "Body/EnumerateResponse/EnumerationContext").trimmed()
+	ctx := path(root, "Body/EnumerateResponse/EnumerationContext").TrimmedText()
 	_, root, raw = s.post(t, envelope(actionPull, uriCS, hdr, pullBody(ctx, "")))
-	if got := path(root, "Header/TotalItemsCountEstimate").trimmed(); got != "1" || path(root, "Body/PullResponse/EndOfSequence") == nil {
+	if got := path(root, "Header/TotalItemsCountEstimate").TrimmedText(); got != "1" || path(root, "Body/PullResponse/EndOfSequence") == nil {
 		t.Fatalf("estimate %q at the end: %s", got, raw)
 	}
 	// Before that it is unknown: xsi:nil (DSP0226 clause 8.2.2).
 	_, root, raw = s.post(t, envelope(actionEnumerate, uriGen, hdr, `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`))
-	if e := path(root, "Header/TotalItemsCountEstimate"); e == nil || !e.isNil() {
+	if e := path(root, "Header/TotalItemsCountEstimate"); e == nil || !isNil(e) {
 		t.Fatalf("estimate of an enumeration in progress: %s", raw)
 	}
-	ctx = path(root, "Body/EnumerateResponse/EnumerationContext").trimmed()
+	ctx = path(root, "Body/EnumerateResponse/EnumerationContext").TrimmedText()
 	if st, _, raw := s.post(t, envelope(actionRelease, uriGen, "", `<wsen:Release><wsen:EnumerationContext>`+ctx+`</wsen:EnumerationContext></wsen:Release>`)); st != 200 {
 		t.Fatalf("Release: %d %s", st, raw)
 	}
@@ -248,7 +248,7 @@ func TestTotalItemsCountEstimateAndBigEnumeration(t *testing.T) {
 		`<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`, 1000)
 	seen := map[string]bool{}
 	for _, it := range items {
-		seen[path(it, "Id").trimmed()] = true
+		seen[path(it, "Id").TrimmedText()] = true
 	}
 	if len(items) != 2500 || len(seen) != 2500 || n < 10 {
 		t.Fatalf("with a 16 KiB envelope: %d items (%d distinct) in %d responses", len(items), len(seen), n)
@@ -278,7 +278,7 @@ func TestSelectorFilterInCore(t *testing.T) {
 	for _, mode := range []string{"", `<wsman:EnumerationMode>EnumerateEPR</wsman:EnumerationMode>`} {
 		_, root, raw := s.post(t, envelope(actionEnumerate, uriGen, hdr, `<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1</wsman:MaxElements>`+mode+filter("Id", "g0004999")+`</wsen:Enumerate>`))
 		resp := path(root, "Body/EnumerateResponse")
-		if got := path(root, "Header/TotalItemsCountEstimate").trimmed(); got != "1" || path(resp, "EndOfSequence") == nil || len(path(resp, "Items").children) != 1 {
+		if got := path(root, "Header/TotalItemsCountEstimate").TrimmedText(); got != "1" || path(resp, "EndOfSequence") == nil || len(path(resp, "Items").Children) != 1 {
 			t.Fatalf("selected by its key (mode %q): estimate %q\n%s", mode, got, raw)
 		}
 	}

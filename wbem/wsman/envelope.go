@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hypercim/hypercim/wbem/internal/xmlscan"
 )
 
 // request is a decoded SOAP envelope: the WS-Addressing and WS-Management
@@ -92,9 +94,9 @@ func indexOf(s string, list ...string) int {
 // mustUnderstand reads the attribute, qualified (s:mustUnderstand) or not,
 // as WinRM clients send it.
 func mustUnderstand(e *element) bool {
-	v, ok := e.attr(nsSOAP, "mustUnderstand")
+	v, ok := e.AttrNS(nsSOAP, "mustUnderstand")
 	if !ok {
-		v, ok = e.attr("", "mustUnderstand")
+		v, ok = e.AttrNS("", "mustUnderstand")
 	}
 	v = strings.TrimSpace(v)
 	return ok && (v == "true" || v == "1")
@@ -107,58 +109,58 @@ func decodeEnvelope(data []byte, lim Limits) (*request, *Fault) {
 	req := &request{}
 	root, err := parseXML(data, lim)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, xmlscan.ErrLimit) {
 			return req, senderFault(subEncodingLimit, detailServiceEnvelopeLimit, "the request exceeds the service's limits (size, nesting or element count)")
 		}
-		if errors.Is(err, errCharset) {
+		if errors.Is(err, xmlscan.ErrCharset) {
 			return req, senderFault(subEncodingLimit, detailCharacterSet, "%v; send UTF-8", err)
 		}
 		return req, schemaFault("the request is not well-formed XML: %v", err)
 	}
-	if root.local != "Envelope" || root.space != nsSOAP {
-		if root.local == "Envelope" && root.space == nsSOAP11 {
+	if root.Local != "Envelope" || root.Space != nsSOAP {
+		if root.Local == "Envelope" && root.Space == nsSOAP11 {
 			return req, &Fault{Code: "VersionMismatch", Action: actionSOAPFault, Reason: "only SOAP 1.2 envelopes are accepted"}
 		}
-		return req, schemaFault("the document is not a SOAP 1.2 Envelope (found {%s}%s)", root.space, root.local)
+		return req, schemaFault("the document is not a SOAP 1.2 Envelope (found {%s}%s)", root.Space, root.Local)
 	}
 	var header, body *element
-	for _, c := range root.children {
+	for _, c := range root.Children {
 		switch {
-		case c.is(nsSOAP, "Header") && header == nil && body == nil:
+		case c.Is(nsSOAP, "Header") && header == nil && body == nil:
 			header = c
-		case c.is(nsSOAP, "Body") && body == nil:
+		case c.Is(nsSOAP, "Body") && body == nil:
 			body = c
 		default:
-			return req, schemaFault("unexpected element {%s}%s in the Envelope", c.space, c.local)
+			return req, schemaFault("unexpected element {%s}%s in the Envelope", c.Space, c.Local)
 		}
 	}
 	if body == nil {
 		return req, schemaFault("the Envelope has no Body")
 	}
-	if len(body.children) > 1 {
+	if len(body.Children) > 1 {
 		return req, schemaFault("the Body holds more than one element")
 	}
-	if len(body.children) == 1 {
-		req.body = body.children[0]
+	if len(body.Children) == 1 {
+		req.body = body.Children[0]
 	}
 	if header == nil {
 		return req, nil
 	}
 	// First pass: the MessageID, so that every later fault relates to it.
-	for _, h := range header.children {
-		if h.local == "MessageID" && (h.space == nsWSA || h.space == nsWSA10) {
-			req.messageID = h.trimmed()
+	for _, h := range header.Children {
+		if h.Local == "MessageID" && (h.Space == nsWSA || h.Space == nsWSA10) {
+			req.messageID = h.TrimmedText()
 		}
 	}
 	var seen uint64 // by understood's index
-	for _, h := range header.children {
-		name := headerName{h.space, h.local}
+	for _, h := range header.Children {
+		name := headerName{h.Space, h.Local}
 		index := understood(name)
 		if index < 0 {
 			if mustUnderstand(h) {
 				return req, &Fault{Code: "MustUnderstand", Action: actionSOAPFault,
-					NotUnderstood: &qname{h.space, "h", h.local},
-					Reason:        "the header {" + h.space + "}" + h.local + " is marked mustUnderstand and is not supported"}
+					NotUnderstood: &qname{h.Space, "h", h.Local},
+					Reason:        "the header {" + h.Space + "}" + h.Local + " is marked mustUnderstand and is not supported"}
 			}
 			continue
 		}
@@ -167,7 +169,7 @@ func decodeEnvelope(data []byte, lim Limits) (*request, *Fault) {
 		}
 		if seen&(1<<index) != 0 {
 			// DSP0226 R13.1-9: a duplicated header is a fault.
-			return req, senderFault(subInvalidMIH, "", "the header %s appears more than once", h.local)
+			return req, senderFault(subInvalidMIH, "", "the header %s appears more than once", h.Local)
 		}
 		seen |= 1 << index
 		if f := req.readHeader(name, h); f != nil {
@@ -180,37 +182,37 @@ func decodeEnvelope(data []byte, lim Limits) (*request, *Fault) {
 func (req *request) readHeader(name headerName, h *element) *Fault {
 	switch name {
 	case headerName{nsWSA, "Action"}:
-		req.action = h.trimmed()
+		req.action = h.TrimmedText()
 	case headerName{nsWSA, "To"}:
 		// Never validated: clients send the most varied addresses here
 		// (relative "/wsman", hard-coded host names).
-		req.to = h.trimmed()
+		req.to = h.TrimmedText()
 	case headerName{nsWSA, "ReplyTo"}, headerName{nsWSA, "FaultTo"}:
 		addr := ""
-		for _, c := range h.children {
-			if c.local == "Address" {
-				addr = c.trimmed()
+		for _, c := range h.Children {
+			if c.Local == "Address" {
+				addr = c.TrimmedText()
 			}
 		}
 		if addr != "" && addr != anonymousAddress && addr != anonymousAddress10 {
 			// DSP0226 R5.4.2-2: responses go back on the HTTP connection.
-			return unsupportedFault(detailAddressingMode, "only the anonymous %s address is supported, not %q", h.local, addr)
+			return unsupportedFault(detailAddressingMode, "only the anonymous %s address is supported, not %q", h.Local, addr)
 		}
 	case headerName{nsWSMAN, "ResourceURI"}:
 		req.hasResourceURI = true
-		req.resourceURI = h.trimmed()
+		req.resourceURI = h.TrimmedText()
 	case headerName{nsWSMAN, "SelectorSet"}:
 		req.selectorSet = h
 	case headerName{nsWSMAN, "OperationTimeout"}:
-		d, err := parseDuration(h.trimmed())
+		d, err := parseDuration(h.TrimmedText())
 		if err != nil || d <= 0 {
-			return senderFault(subInvalidMIH, detailOperationTimeout, "wsman:OperationTimeout %q is not a positive xs:duration", h.trimmed())
+			return senderFault(subInvalidMIH, detailOperationTimeout, "wsman:OperationTimeout %q is not a positive xs:duration", h.TrimmedText())
 		}
 		req.timeout = d
 	case headerName{nsWSMAN, "MaxEnvelopeSize"}:
-		n, err := strconv.ParseUint(h.trimmed(), 10, 31)
+		n, err := strconv.ParseUint(h.TrimmedText(), 10, 31)
 		if err != nil {
-			return senderFault(subInvalidMIH, detailMaxEnvelopeSize, "wsman:MaxEnvelopeSize %q is not a positive integer", h.trimmed())
+			return senderFault(subInvalidMIH, detailMaxEnvelopeSize, "wsman:MaxEnvelopeSize %q is not a positive integer", h.TrimmedText())
 		}
 		if n < 8192 {
 			// DSP0226 R6.2-4.
@@ -218,7 +220,7 @@ func (req *request) readHeader(name headerName, h *element) *Fault {
 		}
 		req.maxEnvelope = int(n)
 	case headerName{nsWSMAN, "Locale"}:
-		lang, _ := h.attr(nsXML, "lang")
+		lang, _ := h.AttrNS(nsXML, "lang")
 		req.locale = lang
 		if mustUnderstand(h) && lang != "" && !strings.HasPrefix(strings.ToLower(lang), "en") {
 			// DSP0226 R6.3-2: messages are only available in English.
@@ -226,28 +228,28 @@ func (req *request) readHeader(name headerName, h *element) *Fault {
 		}
 	case headerName{nsWSMAN, "OptionSet"}:
 		req.options = map[string]string{}
-		for _, o := range h.children {
-			if o.local != "Option" {
+		for _, o := range h.Children {
+			if o.Local != "Option" {
 				continue
 			}
-			n, _ := o.attr("", "Name")
-			req.options[n] = o.trimmed()
-			if mc, _ := o.attr("", "MustComply"); strings.TrimSpace(mc) == "true" && !knownOption(n) {
+			n, _ := o.AttrNS("", "Name")
+			req.options[n] = o.TrimmedText()
+			if mc, _ := o.AttrNS("", "MustComply"); strings.TrimSpace(mc) == "true" && !knownOption(n) {
 				return senderFault(subInvalidOptions, detailNotSupported, "the option %q is not supported", n)
 			}
 		}
 	case headerName{nsWSMAN, "FragmentTransfer"}:
-		if d, ok := h.attr("", "Dialect"); ok && d != dialectXPath && d != "" {
+		if d, ok := h.AttrNS("", "Dialect"); ok && d != dialectXPath && d != "" {
 			return senderFault(subFragmentDialect, "", "the fragment dialect %q is not supported; use XPath 1.0", d)
 		}
 		req.hasFragment = true
-		req.fragment = h.trimmed()
+		req.fragment = h.TrimmedText()
 	case headerName{nsWSMAN, "RequestTotalItemsCountEstimate"}:
 		req.requestEstimate = true
 	case headerName{nsWSMAN, "RequestEPR"}:
 		req.requestEPR = true
 	case headerName{nsWSE, "Identifier"}:
-		req.identifier, req.hasIdentifier = h.trimmed(), true
+		req.identifier, req.hasIdentifier = h.TrimmedText(), true
 	case headerName{nsTrust, "IssuedTokens"}:
 		req.issuedTokens = h
 	}

@@ -519,7 +519,7 @@ func filterQuery(sr *subscribeRequest) (string, string, error) {
 		f.DetailXML = supportedDialects
 		return "", "", f
 	}
-	text := sr.filter.trimmed()
+	text := sr.filter.TrimmedText()
 	if text == "" {
 		return "", "", senderFault(subCannotProcessFilter, "", "the %s filter is empty", lang)
 	}
@@ -545,7 +545,7 @@ func (ev *events) lookup(ctx context.Context, req *request, op string) (*eventSu
 
 // unsubscribe is wse:Unsubscribe.
 func (ev *events) unsubscribe(ctx context.Context, req *request) (*reply, error) {
-	if req.body != nil && !req.body.is(nsWSE, "Unsubscribe") {
+	if req.body != nil && !req.body.Is(nsWSE, "Unsubscribe") {
 		return nil, schemaFault("an Unsubscribe request must hold a wse:Unsubscribe body")
 	}
 	s, f := ev.lookup(ctx, req, "Unsubscribe")
@@ -570,7 +570,7 @@ func (ev *events) end(s *eventSub) {
 
 // renew is wse:Renew: a new expiry, or none without wse:Expires.
 func (ev *events) renew(ctx context.Context, req *request) (*reply, error) {
-	if req.body == nil || !req.body.is(nsWSE, "Renew") {
+	if req.body == nil || !req.body.Is(nsWSE, "Renew") {
 		return nil, schemaFault("a Renew request must hold a wse:Renew body")
 	}
 	s, f := ev.lookup(ctx, req, "Renew")
@@ -579,8 +579,8 @@ func (ev *events) renew(ctx context.Context, req *request) (*reply, error) {
 	}
 	now := time.Now()
 	var exp expiry
-	if e := req.body.child(nsWSE, "Expires"); e != nil {
-		if exp, f = parseExpires(e.text, now); f != nil {
+	if e := req.body.ChildNS(nsWSE, "Expires"); e != nil {
+		if exp, f = parseExpires(e.Text, now); f != nil {
 			return nil, f
 		}
 	}
@@ -612,7 +612,7 @@ func (ev *events) renew(ctx context.Context, req *request) (*reply, error) {
 
 // getStatus is wse:GetStatus: when the subscription expires.
 func (ev *events) getStatus(ctx context.Context, req *request) (*reply, error) {
-	if req.body != nil && !req.body.is(nsWSE, "GetStatus") {
+	if req.body != nil && !req.body.Is(nsWSE, "GetStatus") {
 		return nil, schemaFault("a GetStatus request must hold a wse:GetStatus body")
 	}
 	s, f := ev.lookup(ctx, req, "GetStatus")

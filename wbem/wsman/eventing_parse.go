@@ -119,52 +119,52 @@ func (e expiry) format(now time.Time) string {
 // parseSubscribe decodes a wse:Subscribe body and the credentials of its
 // wst:IssuedTokens header.
 func parseSubscribe(body, tokens *element, now time.Time) (*subscribeRequest, *Fault) {
-	if body == nil || !body.is(nsWSE, "Subscribe") {
+	if body == nil || !body.Is(nsWSE, "Subscribe") {
 		return nil, schemaFault("a Subscribe request must hold a wse:Subscribe body")
 	}
 	sr := &subscribeRequest{mode: deliveryPush}
 	var delivery *element
-	for _, c := range body.children {
+	for _, c := range body.Children {
 		switch {
-		case c.is(nsWSE, "Delivery"):
+		case c.Is(nsWSE, "Delivery"):
 			if delivery != nil {
 				return nil, invalidMessage("more than one wse:Delivery")
 			}
 			delivery = c
-		case c.is(nsWSE, "EndTo"):
+		case c.Is(nsWSE, "EndTo"):
 			ep, f := parseEndpoint(c, "wse:EndTo")
 			if f != nil {
 				return nil, f
 			}
 			sr.endTo = ep
-		case c.is(nsWSE, "Expires"):
-			e, f := parseExpires(c.text, now)
+		case c.Is(nsWSE, "Expires"):
+			e, f := parseExpires(c.Text, now)
 			if f != nil {
 				return nil, f
 			}
 			sr.expires = e
-		case c.is(nsWSMAN, "Filter") || c.is(nsWSE, "Filter"):
+		case c.Is(nsWSMAN, "Filter") || c.Is(nsWSE, "Filter"):
 			if sr.filter != nil {
 				// DSP0226 R10.2.2: wsman:Filter and wse:Filter are
 				// alternatives.
 				return nil, invalidMessage("the Subscribe holds more than one filter (wsman:Filter and wse:Filter are alternatives)")
 			}
 			sr.filter = c
-			d, ok := c.attr("", "Dialect")
+			d, ok := c.AttrNS("", "Dialect")
 			sr.dialect = strings.TrimSpace(d)
-			if !ok && c.space == nsWSE {
+			if !ok && c.Space == nsWSE {
 				// WS-Eventing's default dialect.
 				sr.dialect = dialectXPath
 			}
-		case c.is(nsWSMAN, "SendBookmarks"):
+		case c.Is(nsWSMAN, "SendBookmarks"):
 			sr.sendBookmarks = true
-		case c.is(nsWSMAN, "Bookmark"):
-			sr.bookmark, sr.hasBookmark = strings.TrimSpace(c.text), true
-			if sr.bookmark == "" && len(c.children) > 0 {
-				sr.bookmark = string(appendElementXML(nil, c.children[0]))
+		case c.Is(nsWSMAN, "Bookmark"):
+			sr.bookmark, sr.hasBookmark = strings.TrimSpace(c.Text), true
+			if sr.bookmark == "" && len(c.Children) > 0 {
+				sr.bookmark = string(appendElementXML(nil, c.Children[0]))
 			}
-		case c.space == nsWSE:
-			return nil, invalidMessage("unexpected element wse:%s in Subscribe", c.local)
+		case c.Space == nsWSE:
+			return nil, invalidMessage("unexpected element wse:%s in Subscribe", c.Local)
 		}
 		// Other extensions (wsmb:PolymorphismMode, which DSP0227 lets a
 		// service ignore on Subscribe, and vendor elements) are ignored.
@@ -209,7 +209,7 @@ const supportedModes = `<wse:SupportedDeliveryMode xmlns:wse="` + nsWSE + `">` +
 
 // parseDelivery reads wse:Delivery: the mode and its options.
 func (sr *subscribeRequest) parseDelivery(d *element) *Fault {
-	if m, ok := d.attr("", "Mode"); ok {
+	if m, ok := d.AttrNS("", "Mode"); ok {
 		switch m = strings.TrimSpace(m); m {
 		case deliveryPush, deliveryPushWithAck, deliveryEvents, deliveryPull:
 			sr.mode = m
@@ -220,44 +220,44 @@ func (sr *subscribeRequest) parseDelivery(d *element) *Fault {
 		}
 	}
 	var f *Fault
-	for _, c := range d.children {
+	for _, c := range d.Children {
 		switch {
-		case c.is(nsWSE, "NotifyTo"):
+		case c.Is(nsWSE, "NotifyTo"):
 			if sr.notifyTo, f = parseEndpoint(c, "wse:NotifyTo"); f != nil {
 				return f
 			}
-		case c.is(nsWSMAN, "Heartbeats"):
+		case c.Is(nsWSMAN, "Heartbeats"):
 			if sr.heartbeat, f = parseHeartbeats(c); f != nil {
 				return f
 			}
-		case c.is(nsWSMAN, "ConnectionRetry"):
+		case c.Is(nsWSMAN, "ConnectionRetry"):
 			return unsupportedFault(detailDeliveryRetries, "wsman:ConnectionRetry is not supported: the service retries failed deliveries on its own schedule (CIM_IndicationService DeliveryRetryAttempts and DeliveryRetryInterval)")
-		case c.is(nsWSMAN, "Auth"):
-			if hb := c.child(nsWSMAN, "Heartbeats"); hb != nil && sr.heartbeat == 0 {
+		case c.Is(nsWSMAN, "Auth"):
+			if hb := c.ChildNS(nsWSMAN, "Heartbeats"); hb != nil && sr.heartbeat == 0 {
 				// openwsman's client writes Heartbeats inside Auth when both
 				// are given.
 				if sr.heartbeat, f = parseHeartbeats(hb); f != nil {
 					return f
 				}
 			}
-			p, _ := c.attr("", "Profile")
+			p, _ := c.AttrNS("", "Profile")
 			switch p = strings.TrimSpace(p); p {
 			case secProfileHTTPBasic, secProfileHTTPDigest, secProfileHTTPSBasic, secProfileHTTPSDig:
 				sr.profile = p
 			default:
 				return unsupportedFault(detailAuthorizationMode, "the delivery security profile %q is not supported; use http/basic, http/digest, https/basic or https/digest", p)
 			}
-		case c.is(nsWSMAN, "MaxEnvelopeSize"):
-			n, err := strconv.ParseUint(c.trimmed(), 10, 31)
+		case c.Is(nsWSMAN, "MaxEnvelopeSize"):
+			n, err := strconv.ParseUint(c.TrimmedText(), 10, 31)
 			if err != nil {
-				return invalidMessage("wsman:MaxEnvelopeSize %q is not a positive integer", c.trimmed())
+				return invalidMessage("wsman:MaxEnvelopeSize %q is not a positive integer", c.TrimmedText())
 			}
 			if n < 8192 {
 				return senderFault(subEncodingLimit, detailMinimumEnvelopeLimit, "wsman:MaxEnvelopeSize %d is below the minimum of 8192 octets", n)
 			}
 			sr.maxEnvelope = int(n)
 			sr.envelopePolicy = policyNotify
-			if p, ok := c.attr("", "Policy"); ok {
+			if p, ok := c.AttrNS("", "Policy"); ok {
 				switch p = strings.TrimSpace(p); p {
 				case policyCancel, policySkip, policyNotify:
 					sr.envelopePolicy = p
@@ -265,16 +265,16 @@ func (sr *subscribeRequest) parseDelivery(d *element) *Fault {
 					return invalidMessage("the MaxEnvelopeSize Policy %q is not CancelSubscription, Skip or Notify", p)
 				}
 			}
-		case c.is(nsWSMAN, "MaxElements"):
-			if n, err := strconv.ParseUint(c.trimmed(), 10, 31); err != nil || n == 0 {
-				return invalidMessage("wsman:MaxElements %q is not a positive integer", c.trimmed())
+		case c.Is(nsWSMAN, "MaxElements"):
+			if n, err := strconv.ParseUint(c.TrimmedText(), 10, 31); err != nil || n == 0 {
+				return invalidMessage("wsman:MaxElements %q is not a positive integer", c.TrimmedText())
 			}
-		case c.is(nsWSMAN, "MaxTime"):
-			if d, err := parseDuration(c.trimmed()); err != nil || d <= 0 {
-				return invalidMessage("wsman:MaxTime %q is not a positive xs:duration", c.trimmed())
+		case c.Is(nsWSMAN, "MaxTime"):
+			if d, err := parseDuration(c.TrimmedText()); err != nil || d <= 0 {
+				return invalidMessage("wsman:MaxTime %q is not a positive xs:duration", c.TrimmedText())
 			}
-		case c.space == nsWSE:
-			return invalidMessage("unexpected element wse:%s in Delivery", c.local)
+		case c.Space == nsWSE:
+			return invalidMessage("unexpected element wse:%s in Delivery", c.Local)
 		}
 		// wsman:Locale and wsman:ContentEncoding are hints: events are sent
 		// in UTF-8 with English text whatever they ask.
@@ -285,9 +285,9 @@ func (sr *subscribeRequest) parseDelivery(d *element) *Fault {
 // parseHeartbeats reads wsman:Heartbeats: an interval of at least a
 // second.
 func parseHeartbeats(e *element) (time.Duration, *Fault) {
-	d, err := parseDuration(e.trimmed())
+	d, err := parseDuration(e.TrimmedText())
 	if err != nil || d < time.Second {
-		return 0, unsupportedFault(detailHeartbeats, "wsman:Heartbeats %q is not an xs:duration of at least one second", e.trimmed())
+		return 0, unsupportedFault(detailHeartbeats, "wsman:Heartbeats %q is not an xs:duration of at least one second", e.TrimmedText())
 	}
 	return d, nil
 }
@@ -298,15 +298,15 @@ func parseHeartbeats(e *element) (time.Duration, *Fault) {
 func parseEndpoint(e *element, what string) (*endpoint, *Fault) {
 	var ep endpoint
 	found := false
-	for _, c := range e.children {
-		if c.space != nsWSA && c.space != nsWSA10 {
+	for _, c := range e.Children {
+		if c.Space != nsWSA && c.Space != nsWSA10 {
 			continue // wsp:Policy and other extensions
 		}
-		switch c.local {
+		switch c.Local {
 		case "Address":
-			ep.Address, found = c.trimmed(), true
+			ep.Address, found = c.TrimmedText(), true
 		case "ReferenceParameters", "ReferenceProperties":
-			for _, p := range c.children {
+			for _, p := range c.Children {
 				ep.Params += string(appendElementXML(nil, p))
 			}
 		}
@@ -333,11 +333,11 @@ func parseEndpoint(e *element, what string) (*endpoint, *Fault) {
 // wst:RequestSecurityTokenResponse holds a user name token and, in
 // wsp:AppliesTo, the address it is for (the NotifyTo's when absent).
 func (sr *subscribeRequest) parseTokens(tokens *element) *Fault {
-	for _, r := range tokens.children {
-		if !r.is(nsTrust, "RequestSecurityTokenResponse") {
+	for _, r := range tokens.Children {
+		if !r.Is(nsTrust, "RequestSecurityTokenResponse") {
 			continue
 		}
-		tt := r.child(nsTrust, "TokenType").trimmed()
+		tt := r.ChildNS(nsTrust, "TokenType").TrimmedText()
 		switch tt {
 		case tokenUsername:
 		case tokenCertThumbprint:
@@ -345,19 +345,19 @@ func (sr *subscribeRequest) parseTokens(tokens *element) *Fault {
 		default:
 			return senderFault(subInvalidOptions, detailNotSupported, "the token type %q is not supported; send a user name token", tt)
 		}
-		ut := r.child(nsTrust, "RequestedSecurityToken").child(nsWSSE, "UsernameToken")
-		user, password := ut.child(nsWSSE, "Username").trimmed(), ut.child(nsWSSE, "Password").text
+		ut := r.ChildNS(nsTrust, "RequestedSecurityToken").ChildNS(nsWSSE, "UsernameToken")
+		user, password := ut.ChildNS(nsWSSE, "Username").TrimmedText(), ut.ChildNS(nsWSSE, "Password").Text
 		if user == "" {
 			return senderFault(subInvalidParameter, detailMissingValues, "the user name token has no wsse:Username")
 		}
 		target := sr.notifyTo
-		if a := r.child(nsPolicy, "AppliesTo"); a != nil {
+		if a := r.ChildNS(nsPolicy, "AppliesTo"); a != nil {
 			addr := ""
-			for _, c := range a.children {
-				if c.local == "EndpointReference" {
-					for _, x := range c.children {
-						if x.local == "Address" {
-							addr = x.trimmed()
+			for _, c := range a.Children {
+				if c.Local == "EndpointReference" {
+					for _, x := range c.Children {
+						if x.Local == "Address" {
+							addr = x.TrimmedText()
 						}
 					}
 				}

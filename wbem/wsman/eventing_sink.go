@@ -248,7 +248,7 @@ func answerDigest(ch map[string]string, user, password, method, uri string) stri
 
 // isQName reports whether the QName text v, read in the scope of e, is q.
 func isQName(e *element, v string, q qname) bool {
-	space, local := e.resolveQName(v)
+	space, local := e.ResolveQName(v)
 	return space == q.space && local == q.local
 }
 
@@ -265,10 +265,10 @@ func quoteParam(s string) string {
 func classifyAnswer(status int, body []byte, messageID string, ackWanted bool) error {
 	root, perr := parseXML(body, Limits{MaxBytes: maxSinkAnswer})
 	if perr == nil {
-		if f := root.child(nsSOAP, "Body").child(nsSOAP, "Fault"); f != nil {
-			reason := f.child(nsSOAP, "Reason").child(nsSOAP, "Text").trimmed()
-			sub := f.child(nsSOAP, "Code").child(nsSOAP, "Subcode").child(nsSOAP, "Value")
-			if sub != nil && isQName(sub, sub.trimmed(), subDeliveryRefused) {
+		if f := root.ChildNS(nsSOAP, "Body").ChildNS(nsSOAP, "Fault"); f != nil {
+			reason := f.ChildNS(nsSOAP, "Reason").ChildNS(nsSOAP, "Text").TrimmedText()
+			sub := f.ChildNS(nsSOAP, "Code").ChildNS(nsSOAP, "Subcode").ChildNS(nsSOAP, "Value")
+			if sub != nil && isQName(sub, sub.TrimmedText(), subDeliveryRefused) {
 				return &deliveryError{err: fmt.Errorf("the event sink refused delivery (wsman:DeliveryRefused): %s", reason), permanent: true, refused: true}
 			}
 			if status/100 == 2 {
@@ -289,17 +289,18 @@ func classifyAnswer(status int, body []byte, messageID string, ackWanted bool) e
 	if perr != nil {
 		return refusal("the event sink did not acknowledge the event (its answer is not XML: %v)", perr)
 	}
-	h := root.child(nsSOAP, "Header")
 	action, relates := "", ""
-	for _, c := range h.children {
-		if c.space != nsWSA && c.space != nsWSA10 {
-			continue
-		}
-		switch c.local {
-		case "Action":
-			action = c.trimmed()
-		case "RelatesTo":
-			relates = c.trimmed()
+	if h := root.ChildNS(nsSOAP, "Header"); h != nil {
+		for _, c := range h.Children {
+			if c.Space != nsWSA && c.Space != nsWSA10 {
+				continue
+			}
+			switch c.Local {
+			case "Action":
+				action = c.TrimmedText()
+			case "RelatesTo":
+				relates = c.TrimmedText()
+			}
 		}
 	}
 	if action != actionAck || relates != messageID {

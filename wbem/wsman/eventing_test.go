@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -29,7 +30,7 @@ type sinkMsg struct {
 }
 
 // header returns the text of a header block by local name.
-func (m sinkMsg) header(local string) string { return path(m.root, "Header/"+local).trimmed() }
+func (m sinkMsg) header(local string) string { return path(m.root, "Header/"+local).TrimmedText() }
 
 // testSink is a real HTTP event sink: it keeps what it receives and
 // answers as answer says (by default 200 with an empty body).
@@ -133,7 +134,7 @@ func (s *testServer) subscribe(t *testing.T, env string) (string, *element) {
 	if st != 200 || path(root, "Body/SubscribeResponse") == nil {
 		t.Fatalf("Subscribe: %d\n%s", st, raw)
 	}
-	id := path(root, "Body/SubscribeResponse/SubscriptionManager/ReferenceParameters/Identifier").trimmed()
+	id := path(root, "Body/SubscribeResponse/SubscriptionManager/ReferenceParameters/Identifier").TrimmedText()
 	if !strings.HasPrefix(id, "uuid:") {
 		t.Fatalf("SubscribeResponse without identifier:\n%s", raw)
 	}
@@ -163,7 +164,7 @@ func (s *testServer) createStatic(t *testing.T, id string) {
 func sourceID(m sinkMsg) string {
 	for _, e := range all(m.root, "SourceInstance") {
 		if id := path(e, "Id"); id != nil {
-			return id.trimmed()
+			return id.TrimmedText()
 		}
 	}
 	return ""
@@ -193,10 +194,10 @@ func TestEventingPushLifecycle(t *testing.T) {
 		`<wse:Delivery Mode="`+deliveryPush+`">`+notify+`</wse:Delivery>`,
 		`<wse:Expires>PT600.000000S</wse:Expires>`+wql("select * from CIM_InstCreation where SourceInstance ISA T_Base"))
 	id, root := s.subscribe(t, env)
-	if got := path(root, "Body/SubscribeResponse/Expires").trimmed(); got != "PT600S" {
+	if got := path(root, "Body/SubscribeResponse/Expires").TrimmedText(); got != "PT600S" {
 		t.Errorf("SubscribeResponse Expires %q", got)
 	}
-	if a := path(root, "Body/SubscribeResponse/SubscriptionManager/Address").trimmed(); a != s.URL+Path {
+	if a := path(root, "Body/SubscribeResponse/SubscriptionManager/Address").TrimmedText(); a != s.URL+Path {
 		t.Errorf("SubscriptionManager address %q", a)
 	}
 
@@ -205,12 +206,12 @@ func TestEventingPushLifecycle(t *testing.T) {
 	if m.action != DMTFClassPrefix+"CIM_InstCreation" || m.header("To") != sink.URL+"/sink" || m.path != "/sink" {
 		t.Errorf("event Action %q To %q path %q", m.action, m.header("To"), m.path)
 	}
-	if r := path(m.root, "Header/Route"); r == nil || r.space != "urn:test" || r.trimmed() != "r-17" {
+	if r := path(m.root, "Header/Route"); r == nil || r.Space != "urn:test" || r.TrimmedText() != "r-17" {
 		t.Errorf("the reference parameter was not echoed:\n%s", m.raw)
 	}
 	ev := path(m.root, "Body/CIM_InstCreation")
-	if ev == nil || ev.space != DMTFClassPrefix+"CIM_InstCreation" || path(ev, "IndicationFilterName").trimmed() == "" ||
-		path(ev, "SourceInstanceModelPath").trimmed() == "" || path(ev, "SourceInstance/Name").trimmed() != "event ev1" {
+	if ev == nil || ev.Space != DMTFClassPrefix+"CIM_InstCreation" || path(ev, "IndicationFilterName").TrimmedText() == "" ||
+		path(ev, "SourceInstanceModelPath").TrimmedText() == "" || path(ev, "SourceInstance/Name").TrimmedText() != "event ev1" {
 		t.Errorf("event body:\n%s", m.raw)
 	}
 
@@ -224,19 +225,19 @@ func TestEventingPushLifecycle(t *testing.T) {
 	sink.waitFor(t, "the creation of dyn7", bySource("dyn7"))
 
 	st, root, raw := s.manage(t, actionEvtGetStatus, id, `<wse:GetStatus`+wseNS+`/>`)
-	if d, err := parseDuration(path(root, "Body/GetStatusResponse/Expires").trimmed()); st != 200 || err != nil || d <= 590*time.Second || d > 600*time.Second {
+	if d, err := parseDuration(path(root, "Body/GetStatusResponse/Expires").TrimmedText()); st != 200 || err != nil || d <= 590*time.Second || d > 600*time.Second {
 		t.Errorf("GetStatus: %d\n%s", st, raw)
 	}
 	st, root, raw = s.manage(t, actionEvtRenew, id, `<wse:Renew`+wseNS+`><wse:Expires>2099-01-01T00:00:00Z</wse:Expires></wse:Renew>`)
-	if st != 200 || path(root, "Body/RenewResponse/Expires").trimmed() != "2099-01-01T00:00:00Z" {
+	if st != 200 || path(root, "Body/RenewResponse/Expires").TrimmedText() != "2099-01-01T00:00:00Z" {
 		t.Errorf("Renew: %d\n%s", st, raw)
 	}
 	st, root, raw = s.manage(t, actionEvtGetStatus, id, `<wse:GetStatus`+wseNS+`/>`)
-	if st != 200 || path(root, "Body/GetStatusResponse/Expires").trimmed() != "2099-01-01T00:00:00Z" {
+	if st != 200 || path(root, "Body/GetStatusResponse/Expires").TrimmedText() != "2099-01-01T00:00:00Z" {
 		t.Errorf("GetStatus after Renew: %d\n%s", st, raw)
 	}
 	st, root, raw = s.manage(t, actionUnsubscribe, id, `<wse:Unsubscribe`+wseNS+`/>`)
-	if st != 200 || path(root, "Header/Action").trimmed() != actionUnsubscribe+"Response" {
+	if st != 200 || path(root, "Header/Action").TrimmedText() != actionUnsubscribe+"Response" {
 		t.Fatalf("Unsubscribe: %d\n%s", st, raw)
 	}
 	before := sink.count()
@@ -345,12 +346,12 @@ func TestEventingAckModes(t *testing.T) {
 		id := "ack-" + mode[len(mode)-6:]
 		s.createStatic(t, id)
 		m := sink.waitFor(t, "an event", bySource(id))
-		if path(m.root, "Header/AckRequested") == nil || path(m.root, "Header/ReplyTo/Address").trimmed() != anonymousAddress {
+		if path(m.root, "Header/AckRequested") == nil || path(m.root, "Header/ReplyTo/Address").TrimmedText() != anonymousAddress {
 			t.Errorf("%s: no AckRequested:\n%s", mode, m.raw)
 		}
 		if mode == deliveryEvents {
 			e := path(m.root, "Body/Events/Event")
-			if a, _ := e.attr("", "Action"); m.action != actionEvents || a != DMTFClassPrefix+"CIM_InstCreation" || path(e, "CIM_InstCreation") == nil {
+			if a, _ := e.AttrNS("", "Action"); m.action != actionEvents || a != DMTFClassPrefix+"CIM_InstCreation" || path(e, "CIM_InstCreation") == nil {
 				t.Errorf("Events message:\n%s", m.raw)
 			}
 		}
@@ -369,9 +370,9 @@ func TestEventingAckModes(t *testing.T) {
 	s.createStatic(t, "noack")
 	end := sink.waitFor(t, "SubscriptionEnd", func(m sinkMsg) bool { return m.path == "/end" })
 	se := path(end.root, "Body/SubscriptionEnd")
-	if end.action != actionSubscriptionEnd || path(se, "Status").trimmed() != statusDeliveryFailure ||
-		path(se, "SubscriptionManager/ReferenceParameters/Identifier").trimmed() != id || path(end.root, "Header/Who").trimmed() != "me" ||
-		!strings.Contains(path(se, "Reason").trimmed(), "acknowledge") {
+	if end.action != actionSubscriptionEnd || path(se, "Status").TrimmedText() != statusDeliveryFailure ||
+		path(se, "SubscriptionManager/ReferenceParameters/Identifier").TrimmedText() != id || path(end.root, "Header/Who").TrimmedText() != "me" ||
+		!strings.Contains(path(se, "Reason").TrimmedText(), "acknowledge") {
 		t.Errorf("SubscriptionEnd:\n%s", end.raw)
 	}
 	st, root, raw := s.manage(t, actionEvtGetStatus, id, `<wse:GetStatus`+wseNS+`/>`)
@@ -515,7 +516,7 @@ func TestEventingPull(t *testing.T) {
 	virt := selectors("__cimnamespace", "root/virt")
 	id, root := s.subscribe(t, subscribeEnvelope(AllClassesURI, virt, `<wse:Delivery Mode="`+deliveryPull+`"/>`,
 		wql("select * from CIM_InstCreation")+`<wsman:SendBookmarks/>`))
-	ctx := path(root, "Body/SubscribeResponse/EnumerationContext").trimmed()
+	ctx := path(root, "Body/SubscribeResponse/EnumerationContext").TrimmedText()
 	if ctx != id {
 		t.Fatalf("context %q, identifier %q", ctx, id)
 	}
@@ -531,14 +532,14 @@ func TestEventingPull(t *testing.T) {
 	for len(got) < 3 {
 		st, root, raw = pull(`<wsen:MaxElements>2</wsen:MaxElements><wsen:MaxTime>PT5S</wsen:MaxTime>`)
 		items := path(root, "Body/PullResponse/Items")
-		if st != 200 || items == nil || path(root, "Body/PullResponse/EnumerationContext").trimmed() != ctx || path(root, "Body/PullResponse/EndOfSequence") != nil {
+		if st != 200 || items == nil || path(root, "Body/PullResponse/EnumerationContext").TrimmedText() != ctx || path(root, "Body/PullResponse/EndOfSequence") != nil {
 			t.Fatalf("Pull: %d\n%s", st, raw)
 		}
-		if len(items.children) > 2 || path(root, "Header/Bookmark").trimmed() == "" {
-			t.Errorf("Pull of at most 2: %d items, bookmark %q", len(items.children), path(root, "Header/Bookmark").trimmed())
+		if len(items.Children) > 2 || path(root, "Header/Bookmark").TrimmedText() == "" {
+			t.Errorf("Pull of at most 2: %d items, bookmark %q", len(items.Children), path(root, "Header/Bookmark").TrimmedText())
 		}
-		for _, e := range items.children {
-			got = append(got, path(e, "SourceInstance/Id").trimmed())
+		for _, e := range items.Children {
+			got = append(got, path(e, "SourceInstance/Id").TrimmedText())
 		}
 	}
 	if strings.Join(got, ",") != "p1,p2,p3" {
@@ -548,7 +549,7 @@ func TestEventingPull(t *testing.T) {
 	done := make(chan string, 1)
 	go func() {
 		_, root, _ := pull(`<wsen:MaxTime>PT10S</wsen:MaxTime>`)
-		done <- path(root, "Body/PullResponse/Items/CIM_InstCreation/SourceInstance/Id").trimmed()
+		done <- path(root, "Body/PullResponse/Items/CIM_InstCreation/SourceInstance/Id").TrimmedText()
 	}()
 	time.Sleep(100 * time.Millisecond)
 	s.createStatic(t, "p4")
@@ -570,10 +571,10 @@ func TestEventingPull(t *testing.T) {
 	// With heartbeats, an empty wait ends in an empty PullResponse.
 	_, root = s.subscribe(t, subscribeEnvelope(AllClassesURI, virt, `<wse:Delivery Mode="`+deliveryPull+`"><wsman:Heartbeats>PT1S</wsman:Heartbeats></wse:Delivery>`,
 		wql("select * from CIM_InstCreation")))
-	ctx = path(root, "Body/SubscribeResponse/EnumerationContext").trimmed()
+	ctx = path(root, "Body/SubscribeResponse/EnumerationContext").TrimmedText()
 	start := time.Now()
 	st, root, raw = pull(`<wsen:MaxTime>PT10S</wsen:MaxTime>`)
-	if st != 200 || path(root, "Body/PullResponse/EnumerationContext").trimmed() != ctx || path(root, "Body/PullResponse/Items") != nil || time.Since(start) > 5*time.Second {
+	if st != 200 || path(root, "Body/PullResponse/EnumerationContext").TrimmedText() != ctx || path(root, "Body/PullResponse/Items") != nil || time.Since(start) > 5*time.Second {
 		t.Errorf("heartbeat Pull after %s: %d\n%s", time.Since(start), st, raw)
 	}
 }
@@ -588,11 +589,11 @@ func TestEventingExpiryHeartbeatsBookmarks(t *testing.T) {
 	endTo := `<wse:EndTo><wsa:Address>` + sink.URL + `/end</wsa:Address></wse:EndTo>`
 	id, root := s.subscribe(t, subscribeEnvelope(AllClassesURI, virt, pushTo(deliveryPush, sink.URL+"/hb", `<wsman:Heartbeats>PT1S</wsman:Heartbeats>`),
 		endTo+`<wse:Expires>PT2.5S</wse:Expires>`+wql("select * from CIM_InstCreation")+`<wsman:SendBookmarks/><wsman:Bookmark>`+bookmarkEarliest+`</wsman:Bookmark>`))
-	if e := path(root, "Body/SubscribeResponse/Expires").trimmed(); e != "PT2.5S" {
+	if e := path(root, "Body/SubscribeResponse/Expires").TrimmedText(); e != "PT2.5S" {
 		t.Errorf("Expires %q", e)
 	}
 	hb := sink.waitFor(t, "a heartbeat", func(m sinkMsg) bool { return m.action == actionHeartbeat })
-	if path(hb.root, "Body") == nil || len(path(hb.root, "Body").children) != 0 {
+	if path(hb.root, "Body") == nil || len(path(hb.root, "Body").Children) != 0 {
 		t.Errorf("heartbeat:\n%s", hb.raw)
 	}
 	s.createStatic(t, "bm1")
@@ -647,7 +648,7 @@ func TestEventingEnvelopePolicy(t *testing.T) {
 	}
 	s.createStatic(t, "small")
 	d := sink.waitFor(t, "DroppedEvents", func(m sinkMsg) bool { return m.path == "/Notify" && m.action == actionDroppedEvents })
-	if de := path(d.root, "Body/DroppedEvents"); de == nil || de.trimmed() != "1" {
+	if de := path(d.root, "Body/DroppedEvents"); de == nil || de.TrimmedText() != "1" {
 		t.Errorf("DroppedEvents:\n%s", d.raw)
 	}
 	sink.waitFor(t, "the small event (Skip)", func(m sinkMsg) bool { return m.path == "/Skip" && sourceID(m) == "small" })
@@ -743,7 +744,7 @@ func TestEventEnvelopeIsWellFormed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep := &endpoint{Address: "http://sink/x?a=1&b=2", Params: string(appendElementXML(nil, root.children[0].children[0]))}
+	ep := &endpoint{Address: "http://sink/x?a=1&b=2", Params: string(appendElementXML(nil, root.Children[0].Children[0]))}
 	s := &eventSub{rec: subRecord{Mode: deliveryEvents, NotifyTo: ep, SendBookmarks: true}}
 	ind := cim.NewInstance("CIM_AlertIndication")
 	ind.Set("Description", cim.NewString("<\x01&\"]]>"))
@@ -756,16 +757,16 @@ func TestEventEnvelopeIsWellFormed(t *testing.T) {
 		t.Fatalf("%v\n%s", err, msg)
 	}
 	p := path(doc, "Header/P")
-	if p == nil || p.space != "urn:a" || path(p, "Q").space != "urn:b" || path(p, "Q").trimmed() != "x < y" || path(p, "R").space != "" {
+	if p == nil || p.Space != "urn:a" || path(p, "Q").Space != "urn:b" || path(p, "Q").TrimmedText() != "x < y" || path(p, "R").Space != "" {
 		t.Errorf("reference parameters:\n%s", msg)
 	}
-	if v, _ := p.attr("urn:b", "k"); v != `<&"` {
+	if v, _ := p.AttrNS("urn:b", "k"); v != `<&"` {
 		t.Errorf("attribute %q", v)
 	}
-	if path(doc, "Header/MessageID").trimmed() != id || path(doc, "Header/To").trimmed() != ep.Address || path(doc, "Header/Bookmark").trimmed() != "HC:x:1#3" {
+	if path(doc, "Header/MessageID").TrimmedText() != id || path(doc, "Header/To").TrimmedText() != ep.Address || path(doc, "Header/Bookmark").TrimmedText() != "HC:x:1#3" {
 		t.Errorf("headers:\n%s", msg)
 	}
-	if d := path(doc, "Body/Events/Event/CIM_AlertIndication/Description").text; d != "<\uFFFD&\"]]>" {
+	if d := path(doc, "Body/Events/Event/CIM_AlertIndication/Description").Text; d != "<\uFFFD&\"]]>" {
 		t.Errorf("description %q", d)
 	}
 }
@@ -843,5 +844,50 @@ func TestEventingHTTPSVerification(t *testing.T) {
 	}
 	if st, _, raw := strict.manage(t, actionEvtGetStatus, id, `<wse:GetStatus`+wseNS+`/>`); st != 200 {
 		t.Errorf("the subscription to the untrusted sink ended: %d\n%s", st, raw)
+	}
+}
+
+// TestClassifyAnswer: how a sink's answer to an event that asks for an
+// acknowledgement is read, including answers a hostile or broken sink
+// sends (no SOAP Header, not XML), which refuse the event and never
+// crash the delivery.
+func TestClassifyAnswer(t *testing.T) {
+	const id = "uuid:event-1"
+	ack := func(relatesTo string) string {
+		return `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:wsa="` + nsWSA + `"><s:Header><wsa:Action>` + actionAck +
+			`</wsa:Action><wsa:RelatesTo>` + relatesTo + `</wsa:RelatesTo></s:Header><s:Body/></s:Envelope>`
+	}
+	refused := `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:wsman="` + nsWSMAN + `"><s:Body><s:Fault><s:Code><s:Value>s:Receiver</s:Value>` +
+		`<s:Subcode><s:Value>wsman:DeliveryRefused</s:Value></s:Subcode></s:Code><s:Reason><s:Text>no</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>`
+	for _, c := range []struct {
+		name      string
+		status    int
+		body      string
+		ack       bool
+		ok        bool
+		permanent bool
+		refused   bool
+	}{
+		{"acknowledged", 200, ack(id), true, true, false, false},
+		{"acknowledges another message", 200, ack("uuid:other"), true, false, true, false},
+		{"no Header", 200, `<s:Envelope xmlns:s="` + nsSOAP + `"><s:Body/></s:Envelope>`, true, false, true, false},
+		{"not an envelope", 200, `<x/>`, true, false, true, false},
+		{"not XML", 200, `ok`, true, false, true, false},
+		{"no acknowledgement wanted", 200, `<x/>`, false, true, false, false},
+		{"delivery refused", 200, refused, true, false, true, true},
+		{"server error", 503, "", true, false, false, false},
+		{"client error", 404, "", false, false, true, false},
+	} {
+		err := classifyAnswer(c.status, []byte(c.body), id, c.ack)
+		if c.ok {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		var de *deliveryError
+		if !errors.As(err, &de) || de.permanent != c.permanent || de.refused != c.refused {
+			t.Errorf("%s: %#v, want permanent %v, refused %v", c.name, err, c.permanent, c.refused)
+		}
 	}
 }

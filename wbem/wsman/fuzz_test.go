@@ -123,8 +123,8 @@ func FuzzParseSubscribe(f *testing.F) {
 		if fault != nil || req.body == nil {
 			return
 		}
-		if e := req.body.child(nsWSE, "Expires"); e != nil {
-			if x, f := parseExpires(e.text, now); f == nil && (!x.set || !x.at.After(now)) {
+		if e := req.body.ChildNS(nsWSE, "Expires"); e != nil {
+			if x, f := parseExpires(e.Text, now); f == nil && (!x.set || !x.at.After(now)) {
 				t.Fatalf("expiry %+v accepted", x)
 			}
 		}
@@ -173,16 +173,16 @@ func checkRewrite(t *testing.T, e *element) {
 	}
 	var same func(a, b *element) bool
 	same = func(a, b *element) bool {
-		if a.space != b.space || a.local != b.local || a.text != b.text || len(a.children) != len(b.children) || len(a.attrs) != len(b.attrs) {
+		if a.Space != b.Space || a.Local != b.Local || a.Text != b.Text || len(a.Children) != len(b.Children) || len(a.Attrs) != len(b.Attrs) {
 			return false
 		}
-		for _, x := range a.attrs {
-			if v, ok := b.attr(x.space, x.local); !ok || v != x.value {
+		for _, x := range a.Attrs {
+			if v, ok := b.AttrNS(x.Name.Space, x.Name.Local); !ok || v != x.Value {
 				return false
 			}
 		}
-		for i := range a.children {
-			if !same(a.children[i], b.children[i]) {
+		for i := range a.Children {
+			if !same(a.Children[i], b.Children[i]) {
 				return false
 			}
 		}

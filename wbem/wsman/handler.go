@@ -215,7 +215,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The decoded request holds copies: the buffer can be reused at once.
 	req, fault := decodeEnvelope(*data, h.cfg.Limits)
 	h.putBuf(data)
-	identify := fault == nil && req.body != nil && req.body.is(nsWSMID, "Identify") &&
+	identify := fault == nil && req.body != nil && req.body.Is(nsWSMID, "Identify") &&
 		(req.action == "" || req.action == actionIdentify)
 
 	principal, ok := h.authenticate(w, r, identify)

@@ -22,7 +22,7 @@ func TestIdentifyIsAnonymous(t *testing.T) {
 		t.Fatalf("anonymous Identify: status %d", resp.StatusCode)
 	}
 	_, root, raw := s.post(t, body)
-	if got := path(root, "Body/IdentifyResponse/ProtocolVersion").trimmed(); got != protocolVersionURI {
+	if got := path(root, "Body/IdentifyResponse/ProtocolVersion").TrimmedText(); got != protocolVersionURI {
 		t.Fatalf("ProtocolVersion %q in %s", got, raw)
 	}
 	if len(all(root, "SecurityProfileName")) != 2 {
@@ -50,14 +50,14 @@ func TestGetRendersDSP0230(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("status %d: %s", st, raw)
 	}
-	if got := path(root, "Header/RelatesTo").trimmed(); got != "uuid:11111111-2222-3333-4444-555555555555" {
+	if got := path(root, "Header/RelatesTo").TrimmedText(); got != "uuid:11111111-2222-3333-4444-555555555555" {
 		t.Errorf("RelatesTo %q", got)
 	}
-	if got := path(root, "Header/Action").trimmed(); got != actionGet+"Response" {
+	if got := path(root, "Header/Action").TrimmedText(); got != actionGet+"Response" {
 		t.Errorf("Action %q", got)
 	}
 	inst := path(root, "Body/CIM_ComputerSystem")
-	if inst == nil || inst.space != uriCS {
+	if inst == nil || inst.Space != uriCS {
 		t.Fatalf("no instance in the class namespace: %s", raw)
 	}
 	for _, want := range []string{
@@ -76,7 +76,7 @@ func TestGetRendersDSP0230(t *testing.T) {
 	// A subclass instance through its base class's URI is rendered as its
 	// own class, in the vendor namespace.
 	_, root, raw = s.post(t, envelope(actionGet, uriCS, selectors("CreationClassName", "HC_ComputerSystem", "Name", "vm1"), ""))
-	if inst := path(root, "Body/HC_ComputerSystem"); inst == nil || inst.space != uriHC {
+	if inst := path(root, "Body/HC_ComputerSystem"); inst == nil || inst.Space != uriHC {
 		t.Fatalf("subclass rendering: %s", raw)
 	}
 }
@@ -109,7 +109,7 @@ func TestGetFaults(t *testing.T) {
 func TestSingletonGetWithoutSelectors(t *testing.T) {
 	s := newTestServer(t)
 	st, root, raw := s.post(t, envelope(actionGet, VendorClassPrefix+"HC_WSManTestService", "", ""))
-	if st != 200 || path(root, "Body/HC_WSManTestService/Status").trimmed() != "OK" {
+	if st != 200 || path(root, "Body/HC_WSManTestService/Status").TrimmedText() != "OK" {
 		t.Fatalf("%d %s", st, raw)
 	}
 }
@@ -119,18 +119,18 @@ func TestFragmentGetAndPut(t *testing.T) {
 	sel := selectors("CreationClassName", "CIM_ComputerSystem", "Name", "host1")
 	frag := `<wsman:FragmentTransfer s:mustUnderstand="true">ElementName</wsman:FragmentTransfer>`
 	st, root, raw := s.post(t, envelope(actionGet, uriCS, sel+frag, ""))
-	if st != 200 || path(root, "Body/XmlFragment/ElementName").trimmed() != "system host1" {
+	if st != 200 || path(root, "Body/XmlFragment/ElementName").TrimmedText() != "system host1" {
 		t.Fatalf("fragment Get: %d %s", st, raw)
 	}
 	st, root, raw = s.post(t, envelope(actionPut, uriCS, sel+frag+`<wsman:RequestEPR/>`, `<wsman:XmlFragment><ElementName>renamed</ElementName></wsman:XmlFragment>`))
-	if st != 200 || path(root, "Body/XmlFragment/ElementName").trimmed() != "renamed" {
+	if st != 200 || path(root, "Body/XmlFragment/ElementName").TrimmedText() != "renamed" {
 		t.Fatalf("fragment Put: %d %s", st, raw)
 	}
 	if path(root, "Header/RequestedEPR/EndpointReference/ReferenceParameters/SelectorSet") == nil {
 		t.Errorf("no RequestedEPR: %s", raw)
 	}
 	_, root, _ = s.post(t, envelope(actionGet, uriCS, sel, ""))
-	if got := path(root, "Body/CIM_ComputerSystem/ElementName").trimmed(); got != "renamed" {
+	if got := path(root, "Body/CIM_ComputerSystem/ElementName").TrimmedText(); got != "renamed" {
 		t.Fatalf("after fragment Put ElementName=%q", got)
 	}
 	st, root, raw = s.post(t, envelope(actionGet, uriCS, sel+`<wsman:FragmentTransfer>NoSuchProp</wsman:FragmentTransfer>`, ""))
@@ -148,8 +148,8 @@ func TestPutCreateDelete(t *testing.T) {
 		t.Fatalf("Put: %d %s", st, raw)
 	}
 	inst := path(root, "Body/CIM_ComputerSystem")
-	if path(inst, "Description").trimmed() != "described" || len(inst.childrenNamed(uriCS, "Dedicated")) != 2 ||
-		!strings.Contains(raw, "2025-02-03T04:05:06Z") || path(inst, "ElementName").trimmed() != "system host1" {
+	if path(inst, "Description").TrimmedText() != "described" || len(inst.ChildrenNS(uriCS, "Dedicated")) != 2 ||
+		!strings.Contains(raw, "2025-02-03T04:05:06Z") || path(inst, "ElementName").TrimmedText() != "system host1" {
 		t.Fatalf("Put result: %s", raw)
 	}
 	// Create (a static instance, stored by the repository), then Create
@@ -159,7 +159,7 @@ func TestPutCreateDelete(t *testing.T) {
 	if st != 200 || path(root, "Body/ResourceCreated/ReferenceParameters/SelectorSet") == nil || !strings.Contains(raw, ">s9<") {
 		t.Fatalf("Create: %d %s", st, raw)
 	}
-	if _, root, raw = s.post(t, envelope(actionGet, uriStatic, selectors("Id", "s9"), "")); path(root, "Body/T_Static/Count").trimmed() != "42" {
+	if _, root, raw = s.post(t, envelope(actionGet, uriStatic, selectors("Id", "s9"), "")); path(root, "Body/T_Static/Count").TrimmedText() != "42" {
 		t.Fatalf("Get of the created instance: %s", raw)
 	}
 	st, root, raw = s.post(t, envelope(actionCreate, uriStatic, "", created))
@@ -178,7 +178,7 @@ func TestPutCreateDelete(t *testing.T) {
 	// the provider as the CIM interval, the properties not given are kept.
 	dyn := `<p:T_Dynamic xmlns:p="` + uriDynamic + `"><p:Born><cim:Interval xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common">PT30S</cim:Interval></p:Born></p:T_Dynamic>`
 	st, root, raw = s.post(t, envelope(actionPut, uriDynamic, selectors("Id", "d1"), dyn))
-	if st != 200 || !strings.Contains(raw, ">P0DT0H0M30S</cim:Interval>") || path(root, "Body/T_Dynamic/Name").trimmed() != "dynamic d1" {
+	if st != 200 || !strings.Contains(raw, ">P0DT0H0M30S</cim:Interval>") || path(root, "Body/T_Dynamic/Name").TrimmedText() != "dynamic d1" {
 		t.Fatalf("Put of T_Dynamic: %d %s", st, raw)
 	}
 	ctx := wbem.WithPrincipal(context.Background(), wbem.Principal{User: "check", Unrestricted: true})
@@ -199,13 +199,13 @@ func TestInvoke(t *testing.T) {
 	in := `<p:Resize_INPUT xmlns:p="` + uriDynamic + `"><p:NewSize>20</p:NewSize><p:Note>hi</p:Note></p:Resize_INPUT>`
 	st, root, raw := s.post(t, envelope(uriDynamic+"/Resize", uriDynamic, sel, in))
 	out := path(root, "Body/Resize_OUTPUT")
-	if st != 200 || path(out, "ReturnValue").trimmed() != "0" || path(out, "OldSize").trimmed() != "10" || path(out, "Note").trimmed() != "hi!" {
+	if st != 200 || path(out, "ReturnValue").TrimmedText() != "0" || path(out, "OldSize").TrimmedText() != "10" || path(out, "Note").TrimmedText() != "hi!" {
 		t.Fatalf("Invoke: %d %s", st, raw)
 	}
-	if got := path(root, "Header/Action").trimmed(); got != uriDynamic+"/ResizeResponse" {
+	if got := path(root, "Header/Action").TrimmedText(); got != uriDynamic+"/ResizeResponse" {
 		t.Errorf("action %q", got)
 	}
-	if _, root, raw = s.post(t, envelope(actionGet, uriDynamic, sel, "")); path(root, "Body/T_Dynamic/Size").trimmed() != "20" {
+	if _, root, raw = s.post(t, envelope(actionGet, uriDynamic, sel, "")); path(root, "Body/T_Dynamic/Size").TrimmedText() != "20" {
 		t.Errorf("the method did not reach the provider: %s", raw)
 	}
 	// A reference parameter as an EPR, echoed back as an EPR; an array
@@ -214,16 +214,16 @@ func TestInvoke(t *testing.T) {
 		`</wsman:ResourceURI>` + selectors("Id", "s1") + `</wsa:ReferenceParameters></p:Target>`
 	in = `<p:Point_INPUT xmlns:p="` + uriDynamic + `">` + target + `<p:Codes>1</p:Codes><p:Codes>2</p:Codes><p:Codes>3</p:Codes></p:Point_INPUT>`
 	st, root, raw = s.post(t, envelope(uriDynamic+"/Point", uriDynamic, sel, in))
-	if st != 200 || path(root, "Body/Point_OUTPUT/ReturnValue").trimmed() != "3" {
+	if st != 200 || path(root, "Body/Point_OUTPUT/ReturnValue").TrimmedText() != "3" {
 		t.Fatalf("Invoke Point: %d %s", st, raw)
 	}
 	echo := path(root, "Body/Point_OUTPUT/Echo/ReferenceParameters")
-	if path(echo, "ResourceURI").trimmed() != uriStatic || path(echo, "SelectorSet/Selector").trimmed() != "s1" {
+	if path(echo, "ResourceURI").TrimmedText() != uriStatic || path(echo, "SelectorSet/Selector").TrimmedText() != "s1" {
 		t.Errorf("output reference not the EPR given: %s", raw)
 	}
 	// No selectors on a keyed class: the static method.
 	in = `<p:Hello_INPUT xmlns:p="` + uriDynamic + `"><p:Who>world</p:Who></p:Hello_INPUT>`
-	if st, root, raw = s.post(t, envelope(uriDynamic+"/Hello", uriDynamic, "", in)); st != 200 || path(root, "Body/Hello_OUTPUT/ReturnValue").trimmed() != "hello world" {
+	if st, root, raw = s.post(t, envelope(uriDynamic+"/Hello", uriDynamic, "", in)); st != 200 || path(root, "Body/Hello_OUTPUT/ReturnValue").TrimmedText() != "hello world" {
 		t.Errorf("static method: %d %s", st, raw)
 	}
 	for name, req := range map[string]string{
@@ -249,7 +249,7 @@ func TestIntrinsicClassOperations(t *testing.T) {
 	}
 	uri := IntrinsicURI + "/CIM_ComputerSystem"
 	st, root, raw = s.post(t, envelope(uri+"/GetClass", uri, "", `<n1:GetClass_INPUT xmlns:n1="`+uri+`"/>`))
-	if st != 200 || path(root, "Body/GetClass/name").trimmed() != "CIM_ComputerSystem" || len(all(root, "property")) < 5 {
+	if st != 200 || path(root, "Body/GetClass/name").TrimmedText() != "CIM_ComputerSystem" || len(all(root, "property")) < 5 {
 		t.Fatalf("GetClass: %d %s", st, raw)
 	}
 	st, _, raw = s.post(t, envelope(actionGet, DMTFClassPrefix+"CIM_ComputerSystem.xsd", "", ""))

@@ -202,8 +202,8 @@ func path(e *element, p string) *element {
 			return nil
 		}
 		var next *element
-		for _, c := range e.children {
-			if c.local == name {
+		for _, c := range e.Children {
+			if c.Local == name {
 				next = c
 				break
 			}
@@ -218,8 +218,8 @@ func all(e *element, local string) []*element {
 	var out []*element
 	var walk func(*element)
 	walk = func(x *element) {
-		for _, c := range x.children {
-			if c.local == local {
+		for _, c := range x.Children {
+			if c.Local == local {
 				out = append(out, c)
 			}
 			walk(c)
@@ -238,9 +238,9 @@ func faultOf(root *element) (code, subcode, detail string) {
 	if f == nil {
 		return "", "", ""
 	}
-	code = path(f, "Code/Value").trimmed()
-	subcode = path(f, "Code/Subcode/Value").trimmed()
-	detail = path(f, "Detail/FaultDetail").trimmed()
+	code = path(f, "Code/Value").TrimmedText()
+	subcode = path(f, "Code/Subcode/Value").TrimmedText()
+	detail = path(f, "Detail/FaultDetail").TrimmedText()
 	detail = strings.TrimPrefix(detail, faultDetailPrefix)
 	return
 }

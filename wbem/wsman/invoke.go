@@ -36,8 +36,8 @@ func (h *Handler) invoke(ctx context.Context, req *request, res resource) (*repl
 	}
 	var in []cim.ParamValue
 	if body := req.body; body != nil {
-		if !strings.EqualFold(body.local, m.Name+"_INPUT") {
-			return nil, senderFault(subInvalidParameter, detailInvalidName, "the body of %s must be %s_INPUT, not %s", m.Name, m.Name, body.local)
+		if !strings.EqualFold(body.Local, m.Name+"_INPUT") {
+			return nil, senderFault(subInvalidParameter, detailInvalidName, "the body of %s must be %s_INPUT, not %s", m.Name, m.Name, body.Local)
 		}
 		for _, g := range groupChildren(body) {
 			p := m.Parameter(g.name)

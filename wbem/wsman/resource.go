@@ -131,11 +131,11 @@ func parseSelectorSet(set *element) ([]selector, *Fault) {
 		return nil, nil
 	}
 	var out []selector
-	for _, s := range set.children {
-		if s.local != "Selector" {
-			return nil, selectorFault("", "unexpected element %q in the SelectorSet", s.local)
+	for _, s := range set.Children {
+		if s.Local != "Selector" {
+			return nil, selectorFault("", "unexpected element %q in the SelectorSet", s.Local)
 		}
-		name, ok := s.attr("", "Name")
+		name, ok := s.AttrNS("", "Name")
 		if !ok || strings.TrimSpace(name) == "" {
 			return nil, selectorFault(detailInsufficientSelectors, "a Selector has no Name attribute")
 		}
@@ -145,13 +145,13 @@ func parseSelectorSet(set *element) ([]selector, *Fault) {
 				return nil, selectorFault(detailDuplicateSelectors, "the selector %q is given twice", name)
 			}
 		}
-		sel := selector{name: name, value: s.trimmed()}
-		if len(s.children) > 0 {
-			sel.epr = s.children[0]
-			if sel.epr.local != "EndpointReference" && sel.epr.local != "Address" && sel.epr.local != "ReferenceParameters" {
-				return nil, selectorFault(detailTypeMismatch, "the selector %q holds an unexpected %q element", name, sel.epr.local)
+		sel := selector{name: name, value: s.TrimmedText()}
+		if len(s.Children) > 0 {
+			sel.epr = s.Children[0]
+			if sel.epr.Local != "EndpointReference" && sel.epr.Local != "Address" && sel.epr.Local != "ReferenceParameters" {
+				return nil, selectorFault(detailTypeMismatch, "the selector %q holds an unexpected %q element", name, sel.epr.Local)
 			}
-			if sel.epr.local != "EndpointReference" {
+			if sel.epr.Local != "EndpointReference" {
 				// The EPR's parts directly inside the selector.
 				sel.epr = s
 			}
@@ -205,8 +205,8 @@ func parseEPR(e *element, depth int) (*cim.ObjectPath, *Fault) {
 		return nil, selectorFault(detailInvalidValue, "endpoint references are nested too deeply")
 	}
 	var params *element
-	for _, c := range e.children {
-		if c.local == "ReferenceParameters" && (c.space == nsWSA || c.space == nsWSA10) {
+	for _, c := range e.Children {
+		if c.Local == "ReferenceParameters" && (c.Space == nsWSA || c.Space == nsWSA10) {
 			params = c
 		}
 	}
@@ -215,11 +215,11 @@ func parseEPR(e *element, depth int) (*cim.ObjectPath, *Fault) {
 	}
 	var uri string
 	var set *element
-	for _, c := range params.children {
+	for _, c := range params.Children {
 		switch {
-		case c.is(nsWSMAN, "ResourceURI"):
-			uri = c.trimmed()
-		case c.is(nsWSMAN, "SelectorSet"):
+		case c.Is(nsWSMAN, "ResourceURI"):
+			uri = c.TrimmedText()
+		case c.Is(nsWSMAN, "SelectorSet"):
 			set = c
 		}
 	}

@@ -211,7 +211,7 @@ func (h *Handler) put(ctx context.Context, req *request, res resource) (*reply, 
 	if req.hasFragment {
 		return h.putFragment(ctx, req, res, t, &ro)
 	}
-	className := req.body.local
+	className := req.body.Local
 	cls, err := h.instanceClass(ctx, t, className)
 	if err != nil {
 		if cim.StatusOf(err) != cim.ErrInvalidClass && cim.StatusOf(err) != cim.ErrNotFound {
@@ -251,7 +251,7 @@ func (h *Handler) putFragment(ctx context.Context, req *request, res resource, t
 		return nil, f
 	}
 	frag := req.body
-	if !frag.is(nsWSMAN, "XmlFragment") {
+	if !frag.Is(nsWSMAN, "XmlFragment") {
 		return nil, senderFault(subInvalidRepresentation, detailInvalidFragment, "a fragment Put body must be wsman:XmlFragment")
 	}
 	current, err := h.cfg.Ops.GetInstance(ctx, t.ns, t.path, wbem.InstanceOptions{PropertyList: []string{}})
@@ -267,12 +267,12 @@ func (h *Handler) putFragment(ctx context.Context, req *request, res resource, t
 		return nil, senderFault(subInvalidRepresentation, detailInvalidFragment, "the class %s has no property %s", cls.Name, prop)
 	}
 	var elems []*element
-	if textOnly || len(frag.children) == 0 {
+	if textOnly || len(frag.Children) == 0 {
 		elems = []*element{frag}
 	} else {
-		for _, c := range frag.children {
-			if !cim.EqualNames(c.local, prop) {
-				return nil, senderFault(subInvalidRepresentation, detailInvalidFragment, "the fragment holds %s, not the property %s", c.local, prop)
+		for _, c := range frag.Children {
+			if !cim.EqualNames(c.Local, prop) {
+				return nil, senderFault(subInvalidRepresentation, detailInvalidFragment, "the fragment holds %s, not the property %s", c.Local, prop)
 			}
 			elems = append(elems, c)
 		}
@@ -322,8 +322,8 @@ func (h *Handler) create(ctx context.Context, req *request, res resource) (*repl
 	if req.body == nil {
 		return nil, senderFault(subInvalidRepresentation, detailMissingValues, "the Create body is empty")
 	}
-	if !cim.EqualNames(req.body.local, res.class) {
-		return nil, senderFault(subInvalidRepresentation, detailInvalidValue, "the body is a %s element, not %s", req.body.local, res.class)
+	if !cim.EqualNames(req.body.Local, res.class) {
+		return nil, senderFault(subInvalidRepresentation, detailInvalidValue, "the body is a %s element, not %s", req.body.Local, res.class)
 	}
 	cls, err := h.resourceClass(ctx, ns, res.class)
 	if err != nil {

@@ -47,42 +47,42 @@ func (w *xmlWriter) prefixFor(uri string, decl []byte) (string, []byte) {
 func (w *xmlWriter) element(dst []byte, e *element) []byte {
 	mark := len(w.scope)
 	var decl, attrs []byte
-	tag := e.local
-	if e.space != "" {
+	tag := e.Local
+	if e.Space != "" {
 		var p string
-		p, decl = w.prefixFor(e.space, decl)
-		tag = p + ":" + e.local
+		p, decl = w.prefixFor(e.Space, decl)
+		tag = p + ":" + e.Local
 	}
-	for _, a := range e.attrs {
-		name := a.local
-		if a.space != "" {
+	for _, a := range e.Attrs {
+		name := a.Name.Local
+		if a.Name.Space != "" {
 			var p string
-			p, decl = w.prefixFor(a.space, decl)
-			name = p + ":" + a.local
+			p, decl = w.prefixFor(a.Name.Space, decl)
+			name = p + ":" + a.Name.Local
 		}
 		attrs = append(attrs, ' ')
 		attrs = append(attrs, name...)
 		attrs = append(attrs, `="`...)
-		attrs = appendEscaped(attrs, a.value)
+		attrs = appendEscaped(attrs, a.Value)
 		attrs = append(attrs, '"')
 	}
 	dst = append(dst, '<')
 	dst = append(dst, tag...)
-	if e.space == "" && len(w.scope) == 0 {
+	if e.Space == "" && len(w.scope) == 0 {
 		// Pasted into a document, an unqualified element must not fall into
 		// a default namespace declared around it.
 		dst = append(dst, ` xmlns=""`...)
 	}
 	dst = append(dst, decl...)
 	dst = append(dst, attrs...)
-	if e.text == "" && len(e.children) == 0 {
+	if e.Text == "" && len(e.Children) == 0 {
 		dst = append(dst, "/>"...)
 		w.scope = w.scope[:mark]
 		return dst
 	}
 	dst = append(dst, '>')
-	dst = appendEscaped(dst, e.text)
-	for _, c := range e.children {
+	dst = appendEscaped(dst, e.Text)
+	for _, c := range e.Children {
 		dst = w.element(dst, c)
 	}
 	dst = append(dst, "</"...)

@@ -2,10 +2,11 @@
 // 2.4.0), shared by the operation adapter (wbem/cimxml) and the export
 // client and listener (wbem/cimxml/export):
 //
-//   - Parse, a small hand-written XML parser that builds a tree of Nodes,
-//     checks well-formedness as XML 1.0 defines it, refuses document type
-//     declarations with an internal subset (so no entity is ever expanded)
-//     and bounds nesting and attributes (MaxDepth, MaxAttrs);
+//   - Parse, which reads a document into a tree of Nodes with the XML
+//     reader WS-Management shares (wbem/internal/xmlscan): well-formedness
+//     as XML 1.0 defines it, document type declarations with an internal
+//     subset refused (so no entity is ever expanded), no mixed content,
+//     nesting and attributes bounded (MaxDepth, MaxAttrs);
 //   - Encoder, which appends the XML of instances, classes, qualifiers,
 //     values, paths and errors to a byte slice, in one pass without
 //     reflection, in the shape both the DTD and sblim-wbemcli's strict

@@ -541,7 +541,8 @@ func (m *Manager) define(ctx context.Context, uuid string, def Definition, p *pl
 // Modify changes a system's definition: edit receives a copy of the
 // current one. Processors, memory and the boot source change only while
 // the system is stopped; disks and adapters are hot-plugged into a running
-// system; nothing but names and actions changes while it is saved.
+// system and resource limits changed live where the engine can; nothing
+// but names, actions and limits changes while it is saved.
 func (m *Manager) Modify(ctx context.Context, uuid string, edit func(*Definition) error, co CallOptions) (Outcome, error) {
 	s, release, err := m.acquire(uuid, "modify")
 	if err != nil {
@@ -568,6 +569,7 @@ func (m *Manager) Modify(ctx context.Context, uuid string, edit func(*Definition
 	oldCfg, newCfg := m.engineConfig(s.uuid, rec.Def), m.engineConfig(s.uuid, def)
 	hardware := oldCfg.VCPUs != newCfg.VCPUs || oldCfg.MemoryBytes != newCfg.MemoryBytes || oldCfg.Boot != newCfg.Boot
 	devices := !sameDevices(oldCfg, newCfg) || len(p.resizes) > 0
+	_, liveLimits := mach.(hypervisor.ResourceLimiter)
 	var refuse string
 	switch {
 	case st == hypervisor.StateStarting || st == hypervisor.StateShuttingDown:
@@ -578,6 +580,8 @@ func (m *Manager) Modify(ctx context.Context, uuid string, edit func(*Definition
 		refuse = "processors, memory and the boot source change only while it is stopped (EnabledState 3); the " + m.eng.Name() + " engine cannot change them in a " + st.String() + " system"
 	case active(st) && len(p.resizes) > 0:
 		refuse = "disk images grow only while it is stopped"
+	case active(st) && oldCfg.Limits != newCfg.Limits && !liveLimits:
+		refuse = "the " + m.eng.Name() + " engine changes resource limits only while it is stopped (EnabledState 3)"
 	}
 	if refuse != "" {
 		release()
@@ -636,12 +640,30 @@ func (m *Manager) modify(ctx context.Context, s *system, mach hypervisor.Machine
 	}
 	oldCfg, newCfg := m.engineConfig(s.uuid, rec.Def), m.engineConfig(s.uuid, def)
 	st := mach.State()
+	setLimits := func(l hypervisor.Limits) error {
+		if oldCfg.Limits == newCfg.Limits {
+			return nil
+		}
+		return mach.(hypervisor.ResourceLimiter).SetLimits(ctx, l)
+	}
 	switch {
 	case active(st):
 		if err := m.hotplug(ctx, mach, oldCfg, newCfg); err != nil {
 			return fail(err)
 		}
-	case !rec.Saved:
+		if err := setLimits(newCfg.Limits); err != nil {
+			m.hotplug(ctx, mach, newCfg, oldCfg)
+			return fail(engineErr(err, "changing the resource limits of %s", s.uuid))
+		}
+	case rec.Saved:
+		if _, ok := mach.(hypervisor.ResourceLimiter); ok {
+			if err := setLimits(newCfg.Limits); err != nil {
+				return fail(engineErr(err, "changing the resource limits of %s", s.uuid))
+			}
+		} else if oldCfg.Limits != newCfg.Limits {
+			return fail(errorf(InvalidState, "the %s engine cannot change the resource limits of a saved system; start it or discard its saved state first", m.eng.Name()))
+		}
+	default:
 		for _, r := range p.resizes {
 			if err := growImage(m.pool.abs(r.Rel), r.Size); err != nil {
 				return fail(wrapf(Failed, err, "growing %s", r.Rel))
@@ -688,6 +710,7 @@ func (m *Manager) modify(ctx context.Context, s *system, mach hypervisor.Machine
 			m.rename(s.uuid, def.Name, rec.Def.Name)
 		}
 		if active(st) {
+			setLimits(oldCfg.Limits)
 			m.hotplug(ctx, mach, newCfg, oldCfg)
 		} else {
 			mach.Reconfigure(ctx, oldCfg)

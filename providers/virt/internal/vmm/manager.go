@@ -509,6 +509,15 @@ func (m *Manager) HostID() string { return m.hostID }
 // EngineName is the engine's short name ("kvm", "libvirt").
 func (m *Manager) EngineName() string { return m.eng.Name() }
 
+// SupportedLimits are the resource limits the engine enforces (non-zero
+// fields); none when it implements no hypervisor.LimitSupporter.
+func (m *Manager) SupportedLimits() hypervisor.Limits {
+	if ls, ok := m.eng.(hypervisor.LimitSupporter); ok {
+		return ls.SupportedLimits()
+	}
+	return hypervisor.Limits{}
+}
+
 // Limits returns the per-system limits in force.
 func (m *Manager) Limits() Limits { return m.limits }
 

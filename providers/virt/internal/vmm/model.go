@@ -3,6 +3,8 @@ package vmm
 import (
 	"slices"
 	"time"
+
+	"github.com/hypercim/hypercim/hypervisor"
 )
 
 // StartupAction is what the server does with a system when it starts
@@ -60,9 +62,13 @@ type Definition struct {
 	Cmdline       string `json:",omitempty"`
 	Disks         []Disk `json:",omitempty"`
 	NICs          []NIC  `json:",omitempty"`
-	Startup       StartupAction
-	Shutdown      ShutdownAction
-	Recovery      RecoveryAction
+	// Limits bound the host CPU and memory the system may use (the
+	// Weight, Limit and Reservation of its processor and memory
+	// allocations).
+	Limits   hypervisor.Limits `json:",omitzero"`
+	Startup  StartupAction
+	Shutdown ShutdownAction
+	Recovery RecoveryAction
 }
 
 // Disk is one disk drive and the image in it.

@@ -15,7 +15,7 @@ import (
 // engineConfig is the engine's view of a definition.
 func (m *Manager) engineConfig(uuid string, d Definition) hypervisor.Config {
 	cfg := hypervisor.Config{Name: d.Name, UUID: uuid, VCPUs: d.VCPUs, MemoryBytes: d.MemoryMiB << 20,
-		Boot: hypervisor.BootSource{Kernel: d.Kernel, Initrd: d.Initrd, Cmdline: d.Cmdline}}
+		Boot: hypervisor.BootSource{Kernel: d.Kernel, Initrd: d.Initrd, Cmdline: d.Cmdline}, Limits: d.Limits}
 	for _, dk := range d.Disks {
 		if dk.Image != "" {
 			cfg.Disks = append(cfg.Disks, engineDisk(m.pool, dk))
@@ -50,7 +50,7 @@ func engineNIC(n NIC) hypervisor.NICConfig {
 // sameHardware compares what the engine runs; names and paths of the
 // boot source included, formats left to the engine's detection.
 func sameHardware(a, b hypervisor.Config) bool {
-	if a.Name != b.Name || a.VCPUs != b.VCPUs || a.MemoryBytes != b.MemoryBytes || a.Boot != b.Boot {
+	if a.Name != b.Name || a.VCPUs != b.VCPUs || a.MemoryBytes != b.MemoryBytes || a.Boot != b.Boot || a.Limits != b.Limits {
 		return false
 	}
 	return sameDevices(a, b)

@@ -410,13 +410,22 @@ func (m *Manager) destroySnapshot(ctx context.Context, s *system, id string, p p
 }
 
 // collect runs the image garbage collection of a system when it is idle.
+// A client operation meanwhile is refused as busy, naming it.
 func (m *Manager) collect(s *system) {
 	select {
 	case s.op <- struct{}{}:
 	default:
 		return
 	}
-	defer func() { <-s.op }()
+	s.mu.Lock()
+	s.opName = "clean-up of unused images"
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.opName = ""
+		s.mu.Unlock()
+		<-s.op
+	}()
 	m.collectLocked(m.ctx, s)
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/hypercim/hypercim/hypervisor/kvm/devices/virtio"
@@ -85,10 +84,7 @@ type Device struct {
 	readOnly bool
 	sectors  uint64
 
-	mu     sync.Mutex
-	q      *queue.Queue
-	irq    virtio.Interrupt
-	broken bool
+	requests virtio.SingleQueue
 
 	readOps, writeOps, readBytes, writeBytes, flushOps atomic.Uint64
 }
@@ -156,52 +152,15 @@ func (d *Device) WriteConfig(uint64, []byte) {}
 
 // Activate implements virtio.Device.
 func (d *Device) Activate(_ *guestmem.Memory, _ uint64, queues []*queue.Queue, irq virtio.Interrupt) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.q, d.irq, d.broken = queues[0], irq, false
+	d.requests.Start(queues[0], irq)
 	return nil
 }
 
 // Reset implements virtio.Device.
-func (d *Device) Reset() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.q, d.irq, d.broken = nil, nil, false
-}
+func (d *Device) Reset() { d.requests.Stop() }
 
 // Notify implements virtio.Device: serve every available request.
-func (d *Device) Notify(int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.q == nil || d.broken || !d.q.Active() {
-		return
-	}
-	served := false
-	for {
-		c, err := d.q.Pop()
-		if err != nil {
-			d.broken = true
-			d.irq.NeedsReset(err)
-			break
-		}
-		if c == nil {
-			break
-		}
-		written, err := d.serve(c)
-		if err == nil {
-			err = d.q.Push(c.Head, written)
-		}
-		if err != nil {
-			d.broken = true
-			d.irq.NeedsReset(err)
-			break
-		}
-		served = true
-	}
-	if served && d.q.WantsInterrupt() {
-		d.irq.Signal(virtio.InterruptUsedBuffer)
-	}
-}
+func (d *Device) Notify(int) { d.requests.Serve(d.serve) }
 
 // serve executes one request and returns the bytes written to the guest,
 // status byte included. A chain that cannot carry a request (no header or

@@ -73,9 +73,11 @@ func header(typ uint32, sector uint64) []byte {
 	return h
 }
 
-// do submits one request and returns the status byte and used length.
+// do submits one request and returns the status byte, used length and
+// the data read. Its buffers are reused by the next request.
 func (r *rig) do(t *testing.T, typ uint32, sector uint64, out []byte, in int) (byte, uint32, []byte) {
 	t.Helper()
+	defer func(base uint64) { r.drv.Data = base }(r.drv.Data)
 	segs := []virtqtest.Seg{{Addr: r.drv.Buffer(16, header(typ, sector)), Len: 16}}
 	if out != nil {
 		segs = append(segs, virtqtest.Seg{Addr: r.drv.Buffer(len(out), out), Len: uint32(len(out))})

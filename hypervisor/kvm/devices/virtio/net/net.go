@@ -147,22 +147,11 @@ func (d *Device) transmit() {
 	if d.tx == nil || d.broken || !d.tx.Active() {
 		return
 	}
-	served := false
 	frame := make([]byte, maxFrame+d.hdrLen)
-	for {
-		c, err := d.tx.Pop()
-		if err != nil {
-			d.fail(err)
-			break
-		}
-		if c == nil {
-			break
-		}
+	err := virtio.Drain(d.tx, d.irq, func(c *queue.Chain) (uint32, error) {
 		n := c.Gather(frame, 0)
 		switch {
-		case n <= d.hdrLen || c.ReadableLen() > len(frame):
-			d.txDropped.Add(1)
-		case d.link == nil:
+		case n <= d.hdrLen || c.ReadableLen() > len(frame), d.link == nil:
 			d.txDropped.Add(1)
 		default:
 			if _, err := d.link.Write(frame[d.hdrLen:n]); err != nil {
@@ -172,14 +161,10 @@ func (d *Device) transmit() {
 				d.txBytes.Add(uint64(n - d.hdrLen))
 			}
 		}
-		if err := d.tx.Push(c.Head, 0); err != nil {
-			d.fail(err)
-			break
-		}
-		served = true
-	}
-	if served && d.tx.WantsInterrupt() {
-		d.irq.Signal(virtio.InterruptUsedBuffer)
+		return 0, nil
+	})
+	if err != nil {
+		d.broken = true
 	}
 }
 

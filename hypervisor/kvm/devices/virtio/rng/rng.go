@@ -3,7 +3,6 @@ package rng
 import (
 	"crypto/rand"
 	"io"
-	"sync"
 
 	"github.com/hypercim/hypercim/hypervisor/kvm/devices/virtio"
 	"github.com/hypercim/hypercim/hypervisor/kvm/devices/virtio/queue"
@@ -22,10 +21,7 @@ type Device struct {
 	name   string
 	source io.Reader
 
-	mu     sync.Mutex
-	q      *queue.Queue
-	irq    virtio.Interrupt
-	broken bool
+	requests virtio.SingleQueue
 }
 
 // New returns an entropy device reading from crypto/rand.
@@ -51,56 +47,29 @@ func (d *Device) WriteConfig(uint64, []byte) {}
 
 // Activate implements virtio.Device.
 func (d *Device) Activate(_ *guestmem.Memory, _ uint64, queues []*queue.Queue, irq virtio.Interrupt) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.q, d.irq, d.broken = queues[0], irq, false
+	d.requests.Start(queues[0], irq)
 	return nil
 }
 
 // Reset implements virtio.Device.
-func (d *Device) Reset() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.q, d.irq, d.broken = nil, nil, false
-}
+func (d *Device) Reset() { d.requests.Stop() }
 
-// Notify implements virtio.Device.
-func (d *Device) Notify(int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.q == nil || d.broken || !d.q.Active() {
-		return
-	}
-	served := false
-	for {
-		c, err := d.q.Pop()
-		if err != nil {
-			d.broken = true
-			d.irq.NeedsReset(err)
+// Notify implements virtio.Device: fill every buffer the driver offers.
+func (d *Device) Notify(int) { d.requests.Serve(d.fill) }
+
+// fill writes entropy into a chain's writable buffers, at most maxRequest
+// bytes.
+func (d *Device) fill(c *queue.Chain) (uint32, error) {
+	n := 0
+	for _, b := range c.Writable {
+		if n+len(b) > maxRequest {
+			b = b[:maxRequest-n]
+		}
+		k, _ := io.ReadFull(d.source, b)
+		n += k
+		if n == maxRequest {
 			break
 		}
-		if c == nil {
-			break
-		}
-		n := 0
-		for _, b := range c.Writable {
-			if n+len(b) > maxRequest {
-				b = b[:maxRequest-n]
-			}
-			k, _ := io.ReadFull(d.source, b)
-			n += k
-			if n == maxRequest {
-				break
-			}
-		}
-		if err := d.q.Push(c.Head, uint32(n)); err != nil {
-			d.broken = true
-			d.irq.NeedsReset(err)
-			break
-		}
-		served = true
 	}
-	if served && d.q.WantsInterrupt() {
-		d.irq.Signal(virtio.InterruptUsedBuffer)
-	}
+	return uint32(n), nil
 }

@@ -1,0 +1,143 @@
+package kvm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hypercim/hypercim/hypervisor"
+)
+
+func TestWeightNice(t *testing.T) {
+	for w, want := range map[uint32]int{0: 0, 100: 0, 125: -1, 200: -3, 400: -6, 50: 3, 1: 19, 10000: -20} {
+		if got := weightNice(w); got != want {
+			t.Errorf("weightNice(%d) = %d, want %d", w, got, want)
+		}
+	}
+}
+
+// threadNice reads a thread's nice level from /proc.
+func threadNice(t *testing.T, tid int32) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name (in parentheses): nice is field 19.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	n, err := strconv.Atoi(f[16])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// vcpuTIDs returns the thread IDs of a running machine's vCPUs.
+func vcpuTIDs(m hypervisor.Machine) []int32 {
+	km := m.(*Machine)
+	km.mu.Lock()
+	defer km.mu.Unlock()
+	var tids []int32
+	for _, c := range km.vm.vcpus {
+		tids = append(tids, c.tid.Load())
+	}
+	return tids
+}
+
+// spinRate runs the guest's spin command and returns the wall time it
+// took and the share of one host CPU its vCPU used meanwhile.
+func spinRate(t *testing.T, m hypervisor.Machine, con *console, n int) (time.Duration, float64) {
+	t.Helper()
+	ctx := context.Background()
+	before, err := m.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	con.command(t, m, fmt.Sprintf("spin %d", n))
+	wall := time.Since(t0)
+	after, err := m.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wall, float64(after.VCPUTime-before.VCPUTime) / float64(wall)
+}
+
+// TestCPULimits: a CPU cap holds the test guest's busy vCPU to its share
+// of a host CPU, live and removable; a CPU weight becomes the vCPU
+// threads' nice level, live and at the next start; memory limits are
+// refused.
+func TestCPULimits(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	m, con, _ := startGuest(t, e, 960, 2)
+	lim := m.(hypervisor.ResourceLimiter)
+	ctx := context.Background()
+	if s := lim.SupportedLimits(); s.CPUWeight == 0 || s.CPUCapPercent == 0 || s.MemoryHardLimit != 0 {
+		t.Errorf("supported limits %+v", s)
+	}
+	con.command(t, m, "spin 10000") // warm up
+	const work = 60000
+	free, freeShare := spinRate(t, m, con, work)
+	if err := lim.SetLimits(ctx, hypervisor.Limits{CPUCapPercent: 20}); err != nil {
+		t.Fatal(err)
+	}
+	capped, cappedShare := spinRate(t, m, con, work)
+	t.Logf("spin %d: %v at %.0f%% of a CPU uncapped, %v at %.0f%% capped at 20%%", work, free, freeShare*100, capped, cappedShare*100)
+	if cappedShare > 0.26 {
+		t.Errorf("the vCPU used %.0f%% of a host CPU under a 20%% cap", cappedShare*100)
+	}
+	if capped < free*3/2 {
+		t.Errorf("the same work took %v capped at 20%% and %v uncapped", capped, free)
+	}
+	if got, err := lim.Limits(ctx); err != nil || got.CPUCapPercent != 20 || m.Config().Limits.CPUCapPercent != 20 {
+		t.Errorf("limits read back %+v, %v; config %+v", got, err, m.Config().Limits)
+	}
+
+	if err := lim.SetLimits(ctx, hypervisor.Limits{CPUWeight: 400}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tid := range vcpuTIDs(m) {
+		if n := threadNice(t, tid); n != -6 {
+			t.Errorf("vCPU thread %d runs at nice %d with weight 400, want -6", tid, n)
+		}
+	}
+	if _, share := spinRate(t, m, con, 10000); share < 0.3 {
+		t.Logf("uncapped again, the vCPU got %.0f%% of a CPU (the host is busy)", share*100)
+	}
+	for _, bad := range []hypervisor.Limits{{MemoryHardLimit: 1 << 30}, {MemorySoftLimit: 1 << 30}} {
+		if err := lim.SetLimits(ctx, bad); !errors.Is(err, hypervisor.ErrNotSupported) {
+			t.Errorf("SetLimits(%+v): %v", bad, err)
+		}
+	}
+	if err := lim.SetLimits(ctx, hypervisor.Limits{CPUCapPercent: 101}); !errors.Is(err, hypervisor.ErrInvalidConfig) {
+		t.Errorf("a cap of 101%%: %v", err)
+	}
+
+	// Set while stopped, applied at the next start.
+	if err := m.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := lim.SetLimits(ctx, hypervisor.Limits{CPUWeight: 50, CPUCapPercent: 50}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	con.waitLine(t, "testguest: ready")
+	for _, tid := range vcpuTIDs(m) {
+		if n := threadNice(t, tid); n != 3 {
+			t.Errorf("vCPU thread %d started at nice %d with weight 50, want 3", tid, n)
+		}
+	}
+	cfg := m.Config()
+	cfg.Limits.MemoryHardLimit = 1 << 30
+	if _, err := e.Define(ctx, hypervisor.Config{Name: "mem", UUID: uuidFor(961), VCPUs: 1, MemoryBytes: 64 << 20,
+		Boot: cfg.Boot, Limits: cfg.Limits}); !errors.Is(err, hypervisor.ErrNotSupported) {
+		t.Errorf("defining a machine with a memory limit: %v", err)
+	}
+}
