@@ -11,11 +11,11 @@ VERSION   := 0.1.0
 REVISION  := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION)$(if $(REVISION),+$(REVISION))
 
-.PHONY: all build run test deps vet fmt-check lint bench fuzz clean testguest
+.PHONY: all build run test deps vet fmt-check lint bench fuzz clean testguest firmware
 
 all: build
 
-build: testguest
+build: testguest firmware
 	$(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/hypercimd ./cmd/hypercimd
 	$(GO) build $(GOFLAGS) -o $(BIN)/hypercim ./cmd/hypercim
 	$(GO) build $(GOFLAGS) -o $(BIN)/hypercim-vmm ./cmd/hypercim-vmm
@@ -23,6 +23,11 @@ build: testguest
 # The freestanding test guest the VMM boots (hypervisor issue).
 testguest:
 	@if [ -f hypervisor/testguest/Makefile ]; then $(MAKE) -s -C hypervisor/testguest OUT=$(CURDIR)/$(BIN)/hypercim-testguest; fi
+
+# The paravirtual BIOS of firmware boot (hypervisor/kvm/bios), beside the
+# binaries that look for it there.
+firmware:
+	@$(MAKE) -s -C hypervisor/kvm/bios/firmware OUT=$(CURDIR)/$(BIN)/hypercim-bios
 
 run: build
 	$(BIN)/hypercimd --data-dir $(DATA_DIR)

@@ -85,33 +85,11 @@ func (s *virtServer) discoverVSMS() (host, vsms, snapsvc string) {
 }
 
 // defaultTemplate finds the default template of the pool of a resource
-// type: pool -> allocation capabilities -> SettingsDefineCapabilities with
-// ValueRole 0 (Default) and ValueRange 0 (Point).
+// type: the one whose SettingsDefineCapabilities has ValueRole 0
+// (Default) and ValueRange 0 (Point).
 func (s *virtServer) defaultTemplate(host string, rt uint64) props {
 	s.t.Helper()
-	for _, pool := range s.ain(host, "CIM_HostedResourcePool") {
-		if s.gi(pool).num("ResourceType") != rt {
-			continue
-		}
-		caps := s.ain(pool, "CIM_ElementCapabilities")
-		if len(caps) != 1 {
-			s.t.Fatalf("pool %s has capabilities %v", pool, caps)
-		}
-		out, _ := s.wbemcli(false, "ri", "-nl", "-arc", "CIM_SettingsDefineCapabilities", s.url(caps[0]))
-		for _, block := range strings.Split(out, "\n"+s.addr) {
-			lp := parseProps(block)
-			if lp["ValueRole"] == "0" && lp["ValueRange"] == "0" {
-				part := regexp.MustCompile(`-PartComponent=(.*)`).FindStringSubmatch(block)
-				if part == nil {
-					s.t.Fatalf("no PartComponent in %s", block)
-				}
-				return s.gi(fixRef(part[1]))
-			}
-		}
-		s.t.Fatalf("no default template for resource type %d", rt)
-	}
-	s.t.Fatalf("no pool of resource type %d", rt)
-	return nil
+	return s.allocTemplates(host, rt)[tplDefault]
 }
 
 // systemView checks a virtual system's state and returns its devices
@@ -152,8 +130,10 @@ func (s *virtServer) checkSystem(vm string, state uint64) (devices, rasds map[st
 // namespace, DefineSystem from edited default templates (2 vCPUs, 64 MiB,
 // a new 64 MiB VMDK disk, an Ethernet adapter), start (the test guest
 // boots and reads its disk), pause, resume, snapshot, a write from the
-// guest, apply (the write is gone), a disk hot-plugged, memory changed
-// while off, reboot, graceful shutdown, destroy; EnabledState,
+// guest, apply (the write is gone), a disk and an Ethernet adapter
+// hot-plugged (the guest finds both), the disk unplugged again (its owned
+// image is deleted), a new name through ModifySystemSettings, memory
+// changed while off, reboot, graceful shutdown, destroy; EnabledState,
 // associations and allocations are checked after each step.
 func TestVirtAcceptance(t *testing.T) {
 	s := newVirtServer(t)
@@ -325,8 +305,92 @@ func TestVirtAcceptance(t *testing.T) {
 	if devices["HC_LogicalDisk"] != 2 {
 		t.Fatalf("devices after the hot-plug: %v", devices)
 	}
-	if line := con.cmd("rescan", "disks="); !strings.HasPrefix(line, "disks=2") {
+	line := con.cmd("rescan", "disks=")
+	if !strings.HasPrefix(line, "disks=2") {
 		t.Fatalf("the guest sees %q after the hot-plug", line)
+	}
+	guestDevices := guestDeviceCount(t, line)
+	disk2 := r.refs["ResultingResourceSettings"]
+	image2 := s.gi(disk2[1]).str("HostResource")
+	if _, err := os.Stat(image2); err != nil {
+		t.Fatalf("the hot-plugged disk's image: %v", err)
+	}
+
+	// An Ethernet adapter and its connection, hot-plugged.
+	r = s.call(vsms, "AddResourceSettings", s.ref("AffectedConfiguration", vssd),
+		param{"ResourceSettings", strings.Join([]string{
+			embedded("CIM_ResourceAllocationSettingData", fromTemplate(nic, pstr("InstanceID", "new-nic"))...),
+			embedded("CIM_EthernetPortAllocationSettingData", fromTemplate(conn,
+				pstr("Parent", `root/virt:CIM_ResourceAllocationSettingData.InstanceID="new-nic"`))...),
+		}, ",")})
+	if r.rc != 0 || len(r.refs["ResultingResourceSettings"]) != 2 {
+		t.Fatalf("AddResourceSettings of an adapter: %d %s %v", r.rc, r.errMsg, r.refs)
+	}
+	nic2 := r.refs["ResultingResourceSettings"]
+	if got := []string{classOf(nic2[0]), classOf(nic2[1])}; got[0] != "HC_ResourceAllocationSettingData" || got[1] != "HC_EthernetPortAllocationSettingData" {
+		t.Fatalf("the adapter's allocations: %v", nic2)
+	}
+	if p := s.gi(nic2[1]); p.num("ResourceType") != 33 || !strings.Contains(p["Parent"], keyOf(nic2[0], "InstanceID")) {
+		t.Fatalf("the new connection: %v", p)
+	}
+	devices, rasds, _ = s.checkSystem(vm, 2)
+	if devices["HC_EthernetPort"] != 2 || devices["HC_LogicalDisk"] != 2 || devices["HC_Processor"] != 2 || devices["HC_Memory"] != 1 {
+		t.Fatalf("devices after the adapter hot-plug: %v", devices)
+	}
+	// processors, memory, two drives, two adapters; two images; two connections
+	if rasds["HC_ResourceAllocationSettingData"] != 6 || rasds["HC_StorageAllocationSettingData"] != 2 || rasds["HC_EthernetPortAllocationSettingData"] != 2 {
+		t.Fatalf("allocations after the hot-plugs: %v", rasds)
+	}
+	if line := con.cmd("rescan", "disks="); guestDeviceCount(t, line) != guestDevices+1 {
+		t.Fatalf("after the adapter hot-plug the guest sees %q, had %d devices", line, guestDevices)
+	}
+	if line := con.cmd("net mac", "mac="); !strings.HasPrefix(line, "mac=") {
+		t.Fatalf("the guest's adapter: %q", line)
+	}
+
+	// The second disk, unplugged: its drive and image allocations and its
+	// device are gone, and so is the image hypercim created for it (no
+	// snapshot needs it: it was added after the snapshot).
+	if r := s.call(vsms, "RemoveResourceSettings", refArray("ResourceSettings", disk2[0])); r.rc != 0 {
+		t.Fatalf("RemoveResourceSettings: %d %s", r.rc, r.errMsg)
+	}
+	devices, rasds, _ = s.checkSystem(vm, 2)
+	if devices["HC_LogicalDisk"] != 1 || devices["HC_EthernetPort"] != 2 {
+		t.Fatalf("devices after the unplug: %v", devices)
+	}
+	if rasds["HC_ResourceAllocationSettingData"] != 5 || rasds["HC_StorageAllocationSettingData"] != 1 || rasds["HC_EthernetPortAllocationSettingData"] != 2 {
+		t.Fatalf("allocations after the unplug: %v", rasds)
+	}
+	for _, a := range disk2 {
+		if _, err := s.wbemcli(true, "gi", s.url(a)); err == nil || !strings.Contains(err.Error(), "CIM_ERR_NOT_FOUND") {
+			t.Fatalf("the removed allocation %s answers GetInstance: %v", a, err)
+		}
+	}
+	if _, err := os.Stat(image2); !os.IsNotExist(err) {
+		t.Fatalf("the unplugged disk's owned image is still in the pool: %v", err)
+	}
+	if line := con.cmd("rescan", "disks="); !strings.HasPrefix(line, "disks=1 ") || guestDeviceCount(t, line) != guestDevices {
+		t.Fatalf("after the unplug the guest sees %q", line)
+	}
+	if line := con.cmd("crc 0 0 1", "crc="); !strings.HasPrefix(line, "crc=") {
+		t.Fatalf("the remaining disk after the unplug: %q", line)
+	}
+
+	// A new name through ModifySystemSettings, from a plain DMTF
+	// CIM_VirtualSystemSettingData, while the system runs.
+	r = s.call(vsms, "ModifySystemSettings", param{"SystemSettings", embedded("CIM_VirtualSystemSettingData",
+		pstr("InstanceID", keyOf(vssd, "InstanceID")), pstr("ElementName", "acceptance-renamed"))})
+	if r.rc != 0 {
+		t.Fatalf("ModifySystemSettings: %d %s", r.rc, r.errMsg)
+	}
+	if got := s.gi(vssd).str("ElementName"); got != "acceptance-renamed" {
+		t.Fatalf("VSSD ElementName %q after ModifySystemSettings", got)
+	}
+	if p := s.gi(vm); p.str("ElementName") != "acceptance-renamed" || p.num("EnabledState") != 2 {
+		t.Fatalf("system after ModifySystemSettings: %v", p)
+	}
+	if p := s.gi(vssd); p.str("KernelPath") != guest || p.str("KernelCommandLine") != "testguest.interactive" {
+		t.Fatalf("ModifySystemSettings changed what it was not given: %v", p)
 	}
 
 	// Memory changes while the system is off; refused while it runs.
@@ -393,6 +457,18 @@ func TestVirtAcceptance(t *testing.T) {
 	if len(entries) != 0 {
 		t.Fatalf("images left in the pool: %d", len(entries))
 	}
+}
+
+// guestDeviceCount reads "devices=N" from the test guest's answer to
+// rescan.
+func guestDeviceCount(t *testing.T, line string) int {
+	t.Helper()
+	m := regexp.MustCompile(`devices=(\d+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no device count in %q", line)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 func ramMiB(line string) int {

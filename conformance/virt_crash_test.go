@@ -22,7 +22,9 @@ func TestVirtKill9(t *testing.T) {
 	s := newVirtServer(t)
 	_, vsms, snapsvc := s.discoverVSMS()
 	guest := filepath.Join(s.bin, "hypercim-testguest")
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("random seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
 
 	defined := map[string]string{} // ElementName -> system path, acknowledged
 	jobs := map[string]bool{}      // job paths acknowledged
@@ -31,9 +33,10 @@ func TestVirtKill9(t *testing.T) {
 	for round := range 3 {
 		var killed atomic.Bool
 		delay := time.Duration(300+rng.IntN(900)) * time.Millisecond
+		d := s.d
 		timer := time.AfterFunc(delay, func() {
 			killed.Store(true)
-			s.cmd.Process.Kill()
+			d.Kill()
 		})
 		for !killed.Load() {
 			n++
@@ -56,23 +59,39 @@ func TestVirtKill9(t *testing.T) {
 			if r, ok = s.tryCall(vm, "RequestStateChange", param{"RequestedState", "2"}); !ok {
 				break
 			}
-			if r.rc == 4096 {
-				jobs[r.refs["Job"][0]] = true
+			switch r.rc {
+			case 0:
+			case 4096:
+				job := r.refs["Job"][0]
+				jobs[job] = true
+				if _, ok = s.tryJob(job); !ok {
+					break
+				}
+			default:
+				t.Fatalf("start %s: %d %s", name, r.rc, r.errMsg)
+			}
+			if !ok {
+				break
 			}
 			if r, ok = s.tryCall(snapsvc, "CreateSnapshot", param{"SnapshotType", "2"}, s.ref("AffectedSystem", vm)); !ok {
 				break
 			}
-			if r.rc == 4096 {
+			switch r.rc {
+			case 0:
+				snaps[r.refs["ResultingSnapshot"][0]] = true
+			case 4096:
 				job := r.refs["Job"][0]
 				jobs[job] = true
 				if done, ok := s.tryJob(job); ok && done != "" {
 					snaps[done] = true
 				}
+			default:
+				t.Fatalf("CreateSnapshot of %s: %d %s", name, r.rc, r.errMsg)
 			}
 		}
 		timer.Stop()
-		<-s.exited
-		s.cmd = nil
+		d.Wait()
+		s.d = nil
 		t.Logf("round %d: killed after %s; %d systems, %d jobs, %d snapshots acknowledged", round, delay, len(defined), len(jobs), len(snaps))
 		s.start()
 		s.checkAfterCrash(defined, jobs, snaps)
@@ -92,6 +111,62 @@ func TestVirtKill9(t *testing.T) {
 	}
 }
 
+// TestVirtKill9StartupActions: after hypercimd is killed with SIGKILL,
+// each system comes back as its AutomaticStartupAction says: 3 (restart
+// if previously active) running again if it ran, off if it did not; 4
+// (always) running even though it did not run; 2 (none) off although it
+// ran. The restarted guests boot again.
+func TestVirtKill9StartupActions(t *testing.T) {
+	s := newVirtServer(t)
+	_, vsms, _ := s.discoverVSMS()
+	guest := filepath.Join(s.bin, "hypercim-testguest")
+	define := func(name string, action uint64, running bool) string {
+		t.Helper()
+		r := s.call(vsms, "DefineSystem", param{"SystemSettings", embedded("HC_VirtualSystemSettingData",
+			pstr("ElementName", name), pstr("KernelPath", guest), pstr("KernelCommandLine", "testguest.interactive"))},
+			param{"ResourceSettings", embedded("CIM_ResourceAllocationSettingData", pu16("ResourceType", 4), pu64("VirtualQuantity", 16))})
+		if r.rc != 0 {
+			t.Fatalf("DefineSystem %s: %d %s", name, r.rc, r.errMsg)
+		}
+		vm := r.refs["ResultingSystem"][0]
+		// The action through ModifySystemSettings, with DMTF's class.
+		r = s.call(vsms, "ModifySystemSettings", param{"SystemSettings", embedded("CIM_VirtualSystemSettingData",
+			pstr("InstanceID", "HC:"+keyOf(vm, "Name")), pu16("AutomaticStartupAction", action))})
+		if r.rc != 0 {
+			t.Fatalf("ModifySystemSettings %s: %d %s", name, r.rc, r.errMsg)
+		}
+		if p := s.gi(s.ain(vm, "CIM_SettingsDefineState")[0]); p.num("AutomaticStartupAction") != action {
+			t.Fatalf("%s: AutomaticStartupAction %s, want %d", name, p["AutomaticStartupAction"], action)
+		}
+		if running {
+			if r := s.call(vm, "RequestStateChange", param{"RequestedState", "2"}, param{"TimeoutPeriod", "00000000000130.000000:000"}); r.rc != 0 {
+				t.Fatalf("start %s: %d %s", name, r.rc, r.errMsg)
+			}
+			s.console(keyOf(vm, "Name")).expect("testguest: ready")
+		}
+		return vm
+	}
+	systems := []struct {
+		vm   string
+		want uint64 // EnabledState after the restart
+	}{
+		{define("restart-if-active-ran", 3, true), 2},
+		{define("restart-if-active-idle", 3, false), 3},
+		{define("always", 4, false), 2},
+		{define("none-ran", 2, true), 3},
+	}
+	s.d.Kill()
+	s.d.Wait()
+	s.d = nil
+	s.start()
+	for _, sys := range systems {
+		s.waitState(sys.vm, sys.want)
+		if sys.want == 2 {
+			s.console(keyOf(sys.vm, "Name")).retry("echo back", "back")
+		}
+	}
+}
+
 // tryCall is call that returns ok=false when the server died under it.
 func (s *virtServer) tryCall(path, method string, ps ...param) (methodResult, bool) {
 	if s.dead() {
@@ -105,15 +180,7 @@ func (s *virtServer) tryCall(path, method string, ps ...param) (methodResult, bo
 	return r, err == nil
 }
 
-func (s *virtServer) dead() bool {
-	select {
-	case err := <-s.exited:
-		s.exited <- err
-		return true
-	default:
-		return false
-	}
-}
+func (s *virtServer) dead() bool { return s.d.Exited() }
 
 // tryJob waits for a job while the server lives; it returns the
 // snapshot the job created once it completed.

@@ -13,7 +13,6 @@ import (
 func TestVirtBadInput(t *testing.T) {
 	s := newVirtServer(t)
 	host, vsms, snapsvc := s.discoverVSMS()
-	_ = host
 	guest := filepath.Join(s.bin, "hypercim-testguest")
 	vssd := func(name string) param {
 		return param{"SystemSettings", embedded("HC_VirtualSystemSettingData", pstr("ElementName", name),
@@ -27,6 +26,15 @@ func TestVirtBadInput(t *testing.T) {
 	vm := r.refs["ResultingSystem"][0]
 	vmVSSD := s.ain(vm, "CIM_SettingsDefineState")[0]
 	ghost := strings.Replace(vm, keyOf(vm, "Name"), "00000000-0000-4000-8000-000000000000", 1)
+	uuid := keyOf(vm, "Name")
+	allocation := func(id string) param {
+		return refArray("ResourceSettings", `root/virt:HC_ResourceAllocationSettingData.InstanceID="`+id+`"`)
+	}
+	settings := func(ps ...prop) param {
+		return param{"SystemSettings", embedded("CIM_VirtualSystemSettingData", ps...)}
+	}
+	ownID := pstr("InstanceID", keyOf(vmVSSD, "InstanceID"))
+	procTemplate := s.defaultTemplate(host, 3).str("InstanceID")
 
 	cases := []struct {
 		name, path, method string
@@ -51,17 +59,41 @@ func TestVirtBadInput(t *testing.T) {
 		{"state that is not one", vm, "RequestStateChange", []param{{"RequestedState", "42"}}, 5, "requested state 42"},
 		{"Test state", vm, "RequestStateChange", []param{{"RequestedState", "7"}}, 1, "not supported"},
 		{"bad snapshot type", snapsvc, "CreateSnapshot", []param{{"SnapshotType", "7"}, s.ref("AffectedSystem", vm)}, 6, "SnapshotType 7"},
+		{"settings of no system", vsms, "ModifySystemSettings", []param{settings(pstr("InstanceID", "HC:00000000-0000-4000-8000-000000000000"), pstr("ElementName", "x6"))}, 4, "does not exist"},
+		{"settings without InstanceID", vsms, "ModifySystemSettings", []param{settings(pstr("ElementName", "x7"))}, 4, "no InstanceID"},
+		{"startup action that is not one", vsms, "ModifySystemSettings", []param{settings(ownID, pu16("AutomaticStartupAction", 9))}, 4, "AutomaticStartupAction 9"},
+		{"identifier changed", vsms, "ModifySystemSettings", []param{settings(ownID, pstr("VirtualSystemIdentifier", "00000000-0000-4000-8000-000000000000"))}, 4, "cannot change"},
+		{"no settings", vsms, "ModifySystemSettings", nil, 4, "SystemSettings"},
+		{"remove from no system", vsms, "RemoveResourceSettings", []param{allocation("HC:00000000-0000-4000-8000-000000000000/disk0")}, 4, "belongs to no virtual system"},
+		{"remove a device the system lacks", vsms, "RemoveResourceSettings", []param{allocation("HC:" + uuid + "/disk7")}, 4, "does not exist"},
+		{"remove the processors", vsms, "RemoveResourceSettings", []param{allocation("HC:" + uuid + "/proc")}, 4, "cannot be removed"},
+		{"remove the memory", vsms, "RemoveResourceSettings", []param{allocation("HC:" + uuid + "/mem")}, 4, "cannot be removed"},
+		{"remove a template", vsms, "RemoveResourceSettings", []param{allocation(procTemplate)}, 4, "is a template"},
+		{"remove a system", vsms, "RemoveResourceSettings", []param{refArray("ResourceSettings", vm)}, 4, "not a CIM_ResourceAllocationSettingData"},
+		{"remove nothing", vsms, "RemoveResourceSettings", nil, 4, "ResourceSettings"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := s.call(c.path, c.method, c.params...)
-			if r.rc != c.rc || !strings.Contains(r.errMsg, c.msg) {
-				t.Fatalf("%s: rc %d, CIM_Error %q; want %d and %q", c.method, r.rc, r.errMsg, c.rc, c.msg)
+			if r.rc != c.rc || !strings.Contains(r.errMsg, c.msg) || !s.isA(r.errClass, "CIM_Error") {
+				t.Fatalf("%s: rc %d, %s %q; want %d and a CIM_Error saying %q", c.method, r.rc, r.errClass, r.errMsg, c.rc, c.msg)
 			}
 		})
 	}
+	// An embedded instance of the wrong class is refused before the
+	// method runs, by the parameter's EmbeddedInstance qualifier.
+	wrongClass := methodArg("ModifySystemSettings", []param{{"SystemSettings", embedded("CIM_ResourceAllocationSettingData", ownID, pu16("ResourceType", 4))}})
+	if out, _ := s.wbemcli(false, "cmx", s.url(vsms), wrongClass); !strings.Contains(out, `<ERROR CODE="4"`) || !strings.Contains(out, "not a CIM_VirtualSystemSettingData") {
+		t.Fatalf("ModifySystemSettings with a CIM_ResourceAllocationSettingData: %s", out)
+	}
 	if got := s.ein("HC_ComputerSystem"); len(got) != 1 {
 		t.Fatalf("systems after the refused calls: %v", got)
+	}
+	if p := s.gi(vm); p.str("ElementName") != "victim" {
+		t.Fatalf("the system after the refused calls: %v", p)
+	}
+	if got := byClass(s.ain(vmVSSD, "CIM_VirtualSystemSettingDataComponent")); got["HC_ResourceAllocationSettingData"] != 2 {
+		t.Fatalf("allocations after the refused calls: %v", got)
 	}
 	if _, err := s.wbemcli(true, "cm", s.url(ghost), "RequestStateChange.RequestedState=2"); err == nil || !strings.Contains(err.Error(), "CIM_ERR_NOT_FOUND") {
 		t.Fatalf("a method on a missing system: %v", err)
@@ -76,7 +108,8 @@ func TestVirtConflicts(t *testing.T) {
 	guest := filepath.Join(s.bin, "hypercim-testguest")
 	define := func(name string) methodResult {
 		return s.call(vsms, "DefineSystem", param{"SystemSettings", embedded("HC_VirtualSystemSettingData",
-			pstr("ElementName", name), pstr("KernelPath", guest), pstr("KernelCommandLine", "testguest.interactive"))})
+			pstr("ElementName", name), pstr("KernelPath", guest), pstr("KernelCommandLine", "testguest.interactive"))},
+			param{"ResourceSettings", embedded("CIM_ResourceAllocationSettingData", pu16("ResourceType", 10))})
 	}
 	// Two clients define a system of the same name at once: one wins.
 	var wg sync.WaitGroup
@@ -122,6 +155,18 @@ func TestVirtConflicts(t *testing.T) {
 	if r := s.call(vsms, "DestroySystem", s.ref("AffectedSystem", vm)); r.rc != 5 || !strings.Contains(r.errMsg, "busy") {
 		t.Fatalf("destroy during the shutdown: %d %s", r.rc, r.errMsg)
 	}
+	vssd := s.ain(vm, "CIM_SettingsDefineState")[0]
+	rename := param{"SystemSettings", embedded("CIM_VirtualSystemSettingData", pstr("InstanceID", keyOf(vssd, "InstanceID")), pstr("ElementName", "renamed"))}
+	if r := s.call(vsms, "ModifySystemSettings", rename); r.rc != 5 || !strings.Contains(r.errMsg, "busy") {
+		t.Fatalf("rename during the shutdown: %d %s", r.rc, r.errMsg)
+	}
+	if n := byClass(s.ain(vm, "CIM_SystemDevice"))["HC_EthernetPort"]; n != 1 {
+		t.Fatalf("%d Ethernet ports", n)
+	}
+	adapter := refArray("ResourceSettings", `root/virt:HC_ResourceAllocationSettingData.InstanceID="HC:`+keyOf(vm, "Name")+`/nic0"`)
+	if r := s.call(vsms, "RemoveResourceSettings", adapter); r.rc != 5 || !strings.Contains(r.errMsg, "busy") {
+		t.Fatalf("removal during the shutdown: %d %s", r.rc, r.errMsg)
+	}
 	if j := s.gi(job); j.num("JobState") != 4 {
 		t.Fatalf("the shutdown job: %v", j)
 	}
@@ -138,7 +183,14 @@ func TestVirtConflicts(t *testing.T) {
 	if r := s.call(vm, "RequestStateChange", param{"RequestedState", "3"}); r.rc != 0 {
 		t.Fatalf("turn off after the termination: %d %s", r.rc, r.errMsg)
 	}
-	if got := s.gi(vm).num("EnabledState"); got != 3 {
-		t.Fatalf("EnabledState %d", got)
+	if p := s.gi(vm); p.num("EnabledState") != 3 || p.str("ElementName") != "contested" {
+		t.Fatalf("after the conflicts: %v", p)
+	}
+	// Once free, the system takes the change.
+	if r := s.call(vsms, "ModifySystemSettings", rename); r.rc != 0 || s.gi(vm).str("ElementName") != "renamed" {
+		t.Fatalf("rename after the shutdown: %d %s", r.rc, r.errMsg)
+	}
+	if r := s.call(vsms, "RemoveResourceSettings", adapter); r.rc != 0 || byClass(s.ain(vm, "CIM_SystemDevice"))["HC_EthernetPort"] != 0 {
+		t.Fatalf("adapter removal after the shutdown: %d %s", r.rc, r.errMsg)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -27,8 +28,10 @@ import (
 // the capabilities say snapshots and saving are no longer possible while
 // it runs, and the methods refuse them; writes from the guest; applies the
 // snapshot (the guest resumes where it was and the write is gone); has a
-// disk hot-plugged; shuts down by ACPI and is destroyed. libvirt's view of
-// the domain agrees at each step.
+// disk hot-plugged; reboots (the guest answers the ACPI power button and
+// boots again); refuses a memory change while it runs; shuts down by ACPI;
+// gets more memory while off; and is destroyed. libvirt's view of the
+// domain agrees at each step.
 func TestVirtLibvirt(t *testing.T) {
 	libvirtdtest.Start(t)
 	guest := libvirtdtest.NewGuest(t)
@@ -177,12 +180,49 @@ func TestVirtLibvirt(t *testing.T) {
 		t.Fatalf("libvirt's disks after the hot-plug:\n%s", out)
 	}
 
+	// Reboot: the guest powers off at the ACPI power button and boots
+	// again, with both disks.
+	s.finish("reboot", s.call(vm, "RequestStateChange", param{"RequestedState", "10"}))
+	con.expect(linuxguest.MarkerPowerButton)
+	s.checkSystem(vm, 2)
+	domstate("running")
+	con = s.console(uuid)
+	con.retry(linuxguest.CommandEcho+" rebooted", linuxguest.Prefix+"echo rebooted")
+	if line := con.cmd(linuxguest.CommandWaitDisk+" vdb", linuxguest.Prefix+"disk vdb "); line != guestDisk("vdb", 32<<20, nil) {
+		t.Fatalf("after the reboot the guest sees the second disk as %q", line)
+	}
+	t.Logf("rebooted %v after discovery began", time.Since(begin).Round(time.Millisecond))
+
+	// Memory changes while the system is off, not while it runs.
+	var memRASD string
+	for _, a := range s.ain(vssd, "CIM_VirtualSystemSettingDataComponent") {
+		if s.gi(a).num("ResourceType") == 4 {
+			memRASD = a
+		}
+	}
+	bigger := embedded("HC_ResourceAllocationSettingData", pstr("InstanceID", keyOf(memRASD, "InstanceID")),
+		pu16("ResourceType", 4), pu64("VirtualQuantity", 160), pstr("AllocationUnits", "byte*2^20"))
+	if r := s.call(vsms, "ModifyResourceSettings", param{"ResourceSettings", bigger}); r.rc != 5 || !strings.Contains(r.errMsg, "stopped") {
+		t.Fatalf("memory change of a running system: %d %s", r.rc, r.errMsg)
+	}
+
 	// Graceful shutdown: the ACPI power button, which the guest answers.
 	s.finish("shutdown", s.call(vm, "RequestStateChange", param{"RequestedState", "4"}))
 	con.expect(linuxguest.MarkerPowerButton)
 	s.checkSystem(vm, 3)
 	domstate("shut off")
 	s.checkCaps(vm, []uint16{2, 3}, false)
+
+	if r := s.call(vsms, "ModifyResourceSettings", param{"ResourceSettings", bigger}); r.rc != 0 {
+		t.Fatalf("ModifyResourceSettings of a stopped system: %d %s", r.rc, r.errMsg)
+	}
+	if p := s.gi(memRASD); p.num("VirtualQuantity") != 160 {
+		t.Fatalf("memory allocation after the change: %v", p)
+	}
+	if out := virsh("dominfo", name); !regexp.MustCompile(`Max memory:\s+163840 KiB`).MatchString(out) {
+		t.Fatalf("libvirt's domain after the memory change:\n%s", out)
+	}
+	s.checkSystem(vm, 3)
 
 	if r := s.call(vsms, "DestroySystem", s.ref("AffectedSystem", vm)); r.rc != 0 {
 		t.Fatalf("DestroySystem: %d %s", r.rc, r.errMsg)

@@ -11,14 +11,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hypercim/hypercim/conformance/internal/daemon"
 	"github.com/hypercim/hypercim/wbem/auth"
 )
 
@@ -33,63 +34,53 @@ const (
 
 // virtBinaries builds hypercimd, hypercim and the test guest once per
 // test binary, into a short directory (the console socket paths derived
-// from data directories must stay under 108 bytes).
+// from data directories must stay under 108 bytes) that TestMain removes.
 var virtBinaries = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "hcv")
 	if err != nil {
 		return "", err
 	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	for _, cmd := range []string{"hypercimd", "hypercim"} {
-		build := exec.Command(goTool, "build", "-o", filepath.Join(dir, cmd), "./cmd/"+cmd)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("building %s: %v\n%s", cmd, err, out)
-		}
+	virtBinariesMade.Store(true)
+	if _, err := daemon.Build(dir); err != nil {
+		return dir, err
 	}
-	mk := exec.Command("make", "-s", "-C", filepath.Join(root, "hypervisor", "testguest"), "OUT="+filepath.Join(dir, "hypercim-testguest"))
+	mk := exec.Command("make", "-s", "-C", filepath.Join(daemon.ModuleRoot(), "hypervisor", "testguest"), "OUT="+filepath.Join(dir, "hypercim-testguest"))
 	if out, err := mk.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the test guest: %v\n%s", err, out)
+		return dir, fmt.Errorf("building the test guest: %v\n%s", err, out)
 	}
 	return dir, nil
 })
 
+// virtBinariesMade says virtBinaries made its directory.
+var virtBinariesMade atomic.Bool
+
+// TestMain removes the binaries the tests built (35 MB a run).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if virtBinariesMade.Load() {
+		if dir, _ := virtBinaries(); dir != "" {
+			os.RemoveAll(dir)
+		}
+	}
+	os.Exit(code)
+}
+
 // virtServer is a running hypercimd with the virtualization provider.
 type virtServer struct {
-	t      testing.TB
-	bin    string
-	dir    string // data directory
-	addr   string
-	args   []string
-	cmd    *exec.Cmd
-	log    *lockedBuffer
-	exited chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	t    testing.TB
+	bin  string
+	dir  string // data directory
+	addr string
+	args []string
+	d    *daemon.Daemon // nil while stopped
+	log  *daemon.Log    // of the last run, for failure reports
 }
 
 // newVirtServer prepares a data directory with an administrator and
 // starts hypercimd on it with the given extra flags.
 func newVirtServer(t testing.TB, args ...string) *virtServer {
 	t.Helper()
-	if _, err := os.Stat("/dev/kvm"); err != nil && !hasArg(args, "libvirt") {
+	if _, err := os.Stat("/dev/kvm"); err != nil && !slices.Contains(args, "libvirt") {
 		t.Skip("no /dev/kvm on this host")
 	}
 	if _, err := exec.LookPath("wbemcli"); err != nil {
@@ -104,7 +95,7 @@ func newVirtServer(t testing.TB, args ...string) *virtServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(tmp) })
-	if hasArg(args, "libvirt") {
+	if slices.Contains(args, "libvirt") {
 		// QEMU runs as libvirt-qemu: it must reach the kernel and the pool.
 		os.Chmod(tmp, 0o711)
 		os.Chmod(bin, 0o755)
@@ -120,30 +111,14 @@ func newVirtServer(t testing.TB, args ...string) *virtServer {
 	// Registered before the start, so that a server that fails to become
 	// ready is stopped too.
 	t.Cleanup(func() {
-		if s.cmd != nil {
+		if s.d != nil {
 			s.stop()
 		}
 		if t.Failed() && s.log != nil {
-			t.Logf("--- hypercimd log (last 6 KiB) ---\n%s", lastBytes(s.log.String(), 6<<10))
+			t.Logf("--- hypercimd log (last 6 KiB) ---\n%s", s.log.Tail(6<<10))
 		}
 	})
 	s.start()
-	return s
-}
-
-func hasArg(args []string, v string) bool {
-	for _, a := range args {
-		if a == v {
-			return true
-		}
-	}
-	return false
-}
-
-func lastBytes(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
 	return s
 }
 
@@ -151,54 +126,31 @@ func lastBytes(s string, n int) string {
 func (s *virtServer) start() {
 	s.t.Helper()
 	if s.addr == "" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := daemon.FreeAddr()
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		s.addr = ln.Addr().String()
-		ln.Close()
+		s.addr = addr
 	}
-	s.log = &lockedBuffer{}
-	s.exited = make(chan error, 1)
-	args := append([]string{"--data-dir", s.dir, "--cimxml-http", s.addr, "--cimxml-https=",
-		"--wsman-http=", "--wsman-https=", "--virt-boot-dir", s.bin}, s.args...)
-	s.cmd = exec.Command(filepath.Join(s.bin, "hypercimd"), args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
+	d, err := daemon.Start(daemon.Options{Hypercimd: filepath.Join(s.bin, "hypercimd"), DataDir: s.dir, CIMXMLHTTP: s.addr,
+		Args: append([]string{"--virt-boot-dir", s.bin}, s.args...), ReadyTimeout: virtTimeout})
+	if d != nil {
+		s.log = d.Log
+	}
+	if err != nil {
+		s.log = nil // the error holds it
 		s.t.Fatal(err)
 	}
-	go func() { s.exited <- s.cmd.Wait() }()
-	deadline := time.Now().Add(virtTimeout)
-	for !strings.Contains(s.log.String(), "hypercimd ready") {
-		select {
-		case err := <-s.exited:
-			s.cmd = nil
-			s.t.Fatalf("hypercimd exited during startup: %v\n%s", err, s.log.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.cmd.Process.Kill()
-			<-s.exited
-			s.cmd = nil
-			s.t.Fatalf("hypercimd not ready within %s:\n%s", virtTimeout, s.log.String())
-		}
-	}
+	s.d = d
 }
 
 // stop ends hypercimd with SIGTERM and expects a clean exit.
 func (s *virtServer) stop() {
 	s.t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exited:
-		if err != nil {
-			s.t.Errorf("hypercimd exited with %v after SIGTERM", err)
-		}
-	case <-time.After(virtTimeout):
-		s.cmd.Process.Kill()
-		s.t.Errorf("hypercimd did not stop within %s of SIGTERM", virtTimeout)
+	if err := s.d.Stop(virtTimeout); err != nil {
+		s.t.Error(err)
 	}
-	s.cmd = nil
+	s.d = nil
 }
 
 // url makes a wbemcli object path URL from a path as wbemcli prints it
@@ -307,12 +259,26 @@ func (s *virtServer) ref(name, path string) param {
 	return param{name, path}
 }
 
+// refArray is a reference array parameter of one element. wbemcli
+// splits an array argument at its commas and garbles one holding a host
+// (host:port/ns:Class.keys), so the reference goes namespace-relative.
+func refArray(name, path string) param {
+	if host, rest, ok := strings.Cut(path, "/"); ok && strings.Contains(host, ":") {
+		path = rest
+	}
+	return param{name, path}
+}
+
 // methodResult is a METHODRESPONSE.
 type methodResult struct {
 	rc     uint64
 	refs   map[string][]string // reference output parameters, as wbemcli paths
 	errMsg string              // Message of the CIM_Error in Error
-	raw    string
+	// errClass is the class of the embedded instance in Error; hasErr
+	// says Error has a value at all.
+	errClass string
+	hasErr   bool
+	raw      string
 }
 
 // methodArg writes a method and its parameters as wbemcli's cm takes
@@ -342,7 +308,30 @@ func (s *virtServer) call(path, method string, ps ...param) methodResult {
 	if err != nil {
 		s.t.Fatalf("%s: %v\n%s", method, err, out)
 	}
+	if r.hasErr && !s.isA(r.errClass, "CIM_Error") {
+		s.t.Fatalf("%s returned %d with an Error that is no CIM_Error embedded instance (%q):\n%s", method, r.rc, r.errClass, out)
+	}
 	return r
+}
+
+// isA reports whether class is base or a subclass of it in root/virt,
+// following SUPERCLASS through GetClass.
+func (s *virtServer) isA(class, base string) bool {
+	s.t.Helper()
+	superclass := regexp.MustCompile(`<CLASS NAME="\w+" SUPERCLASS="(\w+)"`)
+	for depth := 0; class != "" && depth < 32; depth++ {
+		if strings.EqualFold(class, base) {
+			return true
+		}
+		// The XML dump goes to standard error.
+		out, _ := exec.Command("wbemcli", "gc", "-dx", s.url("root/virt:"+class)).CombinedOutput()
+		m := superclass.FindSubmatch(out)
+		if m == nil {
+			return false
+		}
+		class = string(m[1])
+	}
+	return false
 }
 
 type xmlMethodResponse struct {
@@ -422,13 +411,16 @@ func parseMethodResponse(out string) (methodResult, error) {
 				r.refs[p.Name] = append(r.refs[p.Name], x.wbemcliPath())
 			}
 		case p.Name == "Error" && p.Value != "":
+			r.hasErr = true
 			var ce struct {
+				Class string `xml:"CLASSNAME,attr"`
 				Props []struct {
 					Name  string `xml:"NAME,attr"`
 					Value string `xml:"VALUE"`
 				} `xml:"PROPERTY"`
 			}
 			if err := xml.Unmarshal([]byte(p.Value), &ce); err == nil {
+				r.errClass = ce.Class
 				for _, cp := range ce.Props {
 					if cp.Name == "Message" {
 						r.errMsg = cp.Value
@@ -578,13 +570,17 @@ func (s *virtServer) console(uuid string) *console {
 func (c *console) expect(want string) string {
 	c.t.Helper()
 	c.conn.SetReadDeadline(time.Now().Add(virtTimeout))
+	var seen []string // the last lines, for the failure report
 	for {
 		line, err := c.r.ReadString('\n')
 		if err != nil {
-			c.t.Fatalf("console: waiting for %q: %v", want, err)
+			c.t.Fatalf("console: waiting for %q: %v; the last lines read:\n%s%s", want, err, strings.Join(seen, ""), line)
 		}
 		if strings.Contains(line, want) {
 			return strings.TrimSpace(line)
+		}
+		if seen = append(seen, line); len(seen) > 30 {
+			seen = seen[1:]
 		}
 	}
 }

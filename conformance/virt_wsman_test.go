@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hypercim/hypercim/conformance/internal/daemon"
 )
 
 // WS-Management: the acceptance scenario through wsl and envelopes of the
@@ -265,12 +266,10 @@ func TestVirtWSMan(t *testing.T) {
 	if _, err := exec.LookPath("wsl"); err != nil {
 		t.Fatal("wsl is not installed (scripts/install-deps.sh installs it)")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	wsAddr, err := daemon.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	wsAddr := ln.Addr().String()
-	ln.Close()
 	s := newVirtServer(t, "--wsman-http", wsAddr)
 	c := &wsmanClient{t: t, addr: wsAddr, http: &http.Client{Timeout: virtTimeout}}
 

@@ -27,13 +27,22 @@ type Config struct {
 	Console io.Writer `json:"-"`
 }
 
-// BootSource says what the machine boots.
+// BootSource says what the machine boots: a kernel (with an optional
+// initrd and command line) the engine loads directly, or, with Firmware,
+// a PC BIOS that boots the first disk.
 type BootSource struct {
 	// Kernel is a Linux bzImage, an ELF vmlinux (PVH note honoured) or
 	// hypercim's test guest.
 	Kernel  string
 	Initrd  string
 	Cmdline string
+	// Firmware boots through a PC BIOS instead of a kernel: it loads
+	// sector 0 of the first disk (Disks[0], BIOS drive 80h) at 0000:7C00
+	// and jumps to it when it ends in the 55AAh signature. The kvm
+	// engine runs hypercim's own paravirtual BIOS (bin/hypercim-bios),
+	// the libvirt engine SeaBIOS. Kernel, Initrd and Cmdline must be
+	// empty and at least one disk configured.
+	Firmware bool
 }
 
 // DiskConfig is one virtual disk.
@@ -129,8 +138,12 @@ func (c Config) Validate() error {
 		return bad("vCPUs %d: at least 1 is needed", c.VCPUs)
 	case c.MemoryBytes < 1<<20 || c.MemoryBytes%(1<<20) != 0:
 		return bad("memory %d bytes: must be a positive multiple of 1 MiB", c.MemoryBytes)
-	case c.Boot.Kernel == "":
-		return bad("no kernel to boot")
+	case c.Boot.Firmware && (c.Boot.Kernel != "" || c.Boot.Initrd != "" || c.Boot.Cmdline != ""):
+		return bad("firmware boot takes no kernel, initrd or command line: the BIOS boots the first disk")
+	case c.Boot.Firmware && len(c.Disks) == 0:
+		return bad("firmware boot needs a disk: the BIOS boots the first one")
+	case !c.Boot.Firmware && c.Boot.Kernel == "":
+		return bad("no kernel to boot (and no firmware boot requested)")
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return err

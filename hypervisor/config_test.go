@@ -46,24 +46,40 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, edit := range map[string]func(*Config){
-		"no name":       func(c *Config) { c.Name = "" },
-		"bad UUID":      func(c *Config) { c.UUID = "x" },
-		"no vCPU":       func(c *Config) { c.VCPUs = 0 },
-		"odd memory":    func(c *Config) { c.MemoryBytes = 1<<20 + 1 },
-		"no kernel":     func(c *Config) { c.Boot.Kernel = "" },
-		"bad disk ID":   func(c *Config) { c.Disks[0].ID = "a b" },
-		"no disk path":  func(c *Config) { c.Disks[0].Path = "" },
-		"bad format":    func(c *Config) { c.Disks[0].Format = "qcow2" },
-		"bad NIC ID":    func(c *Config) { c.NICs[0].ID = "" },
-		"bad MAC":       func(c *Config) { c.NICs[0].MAC = "52:54:00:00:00" },
-		"ID used twice": func(c *Config) { c.NICs[0].ID = "disk0" },
-		"disk ID twice": func(c *Config) { c.Disks = append(c.Disks, c.Disks[0]) },
+		"no name":             func(c *Config) { c.Name = "" },
+		"bad UUID":            func(c *Config) { c.UUID = "x" },
+		"no vCPU":             func(c *Config) { c.VCPUs = 0 },
+		"odd memory":          func(c *Config) { c.MemoryBytes = 1<<20 + 1 },
+		"no kernel":           func(c *Config) { c.Boot.Kernel = "" },
+		"bad disk ID":         func(c *Config) { c.Disks[0].ID = "a b" },
+		"no disk path":        func(c *Config) { c.Disks[0].Path = "" },
+		"bad format":          func(c *Config) { c.Disks[0].Format = "qcow2" },
+		"bad NIC ID":          func(c *Config) { c.NICs[0].ID = "" },
+		"bad MAC":             func(c *Config) { c.NICs[0].MAC = "52:54:00:00:00" },
+		"ID used twice":       func(c *Config) { c.NICs[0].ID = "disk0" },
+		"disk ID twice":       func(c *Config) { c.Disks = append(c.Disks, c.Disks[0]) },
+		"firmware and kernel": func(c *Config) { c.Boot.Firmware = true },
+		"firmware and initrd": func(c *Config) { c.Boot = BootSource{Firmware: true, Initrd: "/i"} },
+		"firmware, cmdline":   func(c *Config) { c.Boot = BootSource{Firmware: true, Cmdline: "quiet"} },
+		"firmware, no disk":   func(c *Config) { c.Boot = BootSource{Firmware: true}; c.Disks = nil },
 	} {
 		c := good.Clone()
 		edit(&c)
 		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestValidateFirmware(t *testing.T) {
+	c := Config{Name: "m", UUID: "6a7c5e2e-0000-4000-8000-00000000000a", VCPUs: 1, MemoryBytes: 64 << 20,
+		Boot: BootSource{Firmware: true}, Disks: []DiskConfig{{ID: "disk0", Path: "/d.vmdk"}}}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("firmware boot from one disk: %v", err)
+	}
+	c.Disks = nil
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "needs a disk") {
+		t.Errorf("firmware boot without a disk: %v", err)
 	}
 }
 

@@ -56,6 +56,20 @@ func (l Limits) Validate() error {
 	return nil
 }
 
+// ValidateFor checks l as Validate does, for a machine of guestRAM bytes:
+// a hard limit below the guest RAM would get the emulator killed once the
+// guest touched its memory, so it is refused.
+func (l Limits) ValidateFor(guestRAM uint64) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	if l.MemoryHardLimit != 0 && l.MemoryHardLimit < guestRAM {
+		return fmt.Errorf("%w: memory hard limit %s is below the guest RAM %s: it bounds the guest RAM and the engine's own memory together",
+			ErrInvalidConfig, FormatBytes(l.MemoryHardLimit), FormatBytes(guestRAM))
+	}
+	return nil
+}
+
 // Unsupported returns an error wrapping ErrNotSupported that names the
 // fields l sets and supported leaves zero, or nil when there are none.
 func (l Limits) Unsupported(supported Limits, engine string) error {

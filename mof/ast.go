@@ -148,19 +148,19 @@ const (
 	InstanceValue           // Instance holds an embedded instance (MOF v3 style)
 )
 
-var valueKindNames = [...]string{
-	NullValue:     "NULL",
-	IntValue:      "integer",
-	RealValue:     "real number",
-	StringValue:   "string",
-	CharValue:     "char16",
-	BoolValue:     "boolean",
-	AliasValue:    "alias",
-	ArrayValue:    "array",
-	InstanceValue: "embedded instance",
+func (k ValueKind) String() string {
+	return [...]string{
+		NullValue:     "NULL",
+		IntValue:      "integer",
+		RealValue:     "real number",
+		StringValue:   "string",
+		CharValue:     "char16",
+		BoolValue:     "boolean",
+		AliasValue:    "alias",
+		ArrayValue:    "array",
+		InstanceValue: "embedded instance",
+	}[k]
 }
-
-func (k ValueKind) String() string { return valueKindNames[k] }
 
 // Value is a literal, an array of literals, an alias reference or an
 // embedded instance, as written in the source.

@@ -37,29 +37,29 @@ const (
 	tIllegal // a character that starts no token; already reported
 )
 
-var tokenNames = [...]string{
-	tEOF:     "end of file",
-	tIdent:   "identifier",
-	tInt:     "integer",
-	tReal:    "real number",
-	tString:  "string",
-	tChar:    "char16 literal",
-	tAlias:   "alias",
-	tPragma:  "#pragma",
-	tLBrace:  "'{'",
-	tRBrace:  "'}'",
-	tLBrack:  "'['",
-	tRBrack:  "']'",
-	tLParen:  "'('",
-	tRParen:  "')'",
-	tComma:   "','",
-	tSemi:    "';'",
-	tColon:   "':'",
-	tEquals:  "'='",
-	tIllegal: "invalid character",
+func (k tokenKind) String() string {
+	return [...]string{
+		tEOF:     "end of file",
+		tIdent:   "identifier",
+		tInt:     "integer",
+		tReal:    "real number",
+		tString:  "string",
+		tChar:    "char16 literal",
+		tAlias:   "alias",
+		tPragma:  "#pragma",
+		tLBrace:  "'{'",
+		tRBrace:  "'}'",
+		tLBrack:  "'['",
+		tRBrack:  "']'",
+		tLParen:  "'('",
+		tRParen:  "')'",
+		tComma:   "','",
+		tSemi:    "';'",
+		tColon:   "':'",
+		tEquals:  "'='",
+		tIllegal: "invalid character",
+	}[k]
 }
-
-func (k tokenKind) String() string { return tokenNames[k] }
 
 // token is one lexical element. For identifiers text is the name as
 // written; for strings and chars it is the decoded value.

@@ -101,12 +101,11 @@ func BenchmarkRandomRead4K(b *testing.B) {
 	}
 }
 
-// BenchmarkConvertStream converts compressible raw data to
-// streamOptimized (parallel compression).
-func BenchmarkConvertStream(b *testing.B) {
-	dir := b.TempDir()
+// compressibleRaw writes size bytes of compressible data (words and
+// random bytes, about a quarter after deflate) to a raw file in dir.
+func compressibleRaw(b *testing.B, dir string, size int) string {
 	src := filepath.Join(dir, "src.raw")
-	data := make([]byte, 64<<20)
+	data := make([]byte, size)
 	r := rand.New(rand.NewPCG(9, 9))
 	words := []string{"virtual ", "disk ", "grain ", "table ", "\n", "0x7f3a "}
 	for i := 0; i < len(data); {
@@ -117,11 +116,47 @@ func BenchmarkConvertStream(b *testing.B) {
 		}
 		i += copy(data[i:], words[r.IntN(len(words))])
 	}
-	os.WriteFile(src, data, 0o644)
-	b.SetBytes(int64(len(data)))
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return src
+}
+
+// BenchmarkConvertStream converts compressible raw data to
+// streamOptimized (parallel compression) at three levels; the level 6 one
+// is the level qemu-img uses.
+func BenchmarkConvertStream(b *testing.B) {
+	const size = 64 << 20
+	dir := b.TempDir()
+	src := compressibleRaw(b, dir, size)
+	for _, c := range []Compression{CompressionFast, CompressionDefault, "6"} {
+		b.Run(string(c), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				dst := filepath.Join(dir, "out.vmdk")
+				if err := Convert(src, dst, ConvertOptions{Subformat: StreamOptimized, Overwrite: true, Compression: c}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkConvertFromStream converts a streamOptimized image back to raw
+// (parallel decompression).
+func BenchmarkConvertFromStream(b *testing.B) {
+	const size = 64 << 20
+	dir := b.TempDir()
+	stream := filepath.Join(dir, "in.vmdk")
+	if err := Convert(compressibleRaw(b, dir, size), stream, ConvertOptions{Subformat: StreamOptimized}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
 	for b.Loop() {
-		dst := filepath.Join(dir, "out.vmdk")
-		if err := Convert(src, dst, ConvertOptions{Subformat: StreamOptimized, Overwrite: true}); err != nil {
+		dst := filepath.Join(dir, "out.raw")
+		if err := Convert(stream, dst, ConvertOptions{DstFormat: FormatRaw, Overwrite: true}); err != nil {
 			b.Fatal(err)
 		}
 	}

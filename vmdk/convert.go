@@ -1,10 +1,13 @@
 package vmdk
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // ConvertOptions controls Convert.
@@ -26,7 +29,7 @@ type ConvertOptions struct {
 	// AllowOutsidePaths as in OpenOptions.
 	AllowOutsidePaths bool
 	// Compression of a streamOptimized destination; default
-	// CompressionFast.
+	// CompressionDefault.
 	Compression Compression
 	// Progress, if set, receives bytes done out of the virtual size.
 	Progress ProgressFunc
@@ -44,7 +47,7 @@ const (
 // An existing destination (without Overwrite) is written in place, zero
 // ranges included, and must be at least as large as the source.
 func Convert(src, dst string, opts ConvertOptions) error {
-	if _, err := opts.Compression.zlibLevel(); err != nil {
+	if _, err := opts.Compression.Level(); err != nil {
 		return err
 	}
 	in, err := Open(src, OpenOptions{ReadOnly: true, Format: opts.SrcFormat, AllowOutsidePaths: opts.AllowOutsidePaths})
@@ -188,41 +191,133 @@ func removeImage(path string) {
 }
 
 // copyDisk copies in to out by allocation map. Zero runs are skipped for a
-// fresh destination and written as zeros otherwise.
+// fresh destination and written as zeros otherwise. Chunks are read ahead
+// on every core (so a compressed source inflates in parallel, and reading
+// overlaps the compression of a streamOptimized destination) while this
+// goroutine writes them in order.
 func copyDisk(in, out *Disk, fresh bool, progress ProgressFunc) error {
 	total := in.Size()
-	buf := make([]byte, copyChunk)
 	report := func(done int64) {
 		if progress != nil {
 			progress(done, total)
 		}
 	}
 	report(0)
-	err := in.Map(0, total, func(m MapEntry) error {
-		if !m.Data {
-			report(m.Offset + m.Length)
-			if fresh {
-				return nil
-			}
-			return out.WriteZeroes(m.Offset, m.Length)
+	r := startReadAhead(in, runtime.GOMAXPROCS(0))
+	defer r.stop()
+	for t := range r.ordered {
+		<-t.done
+		if t.err != nil {
+			return t.err
 		}
-		for off := m.Offset; off < m.Offset+m.Length; {
-			n := min(int64(len(buf)), m.Offset+m.Length-off)
-			if _, err := in.ReadAt(buf[:n], off); err != nil {
-				return err
-			}
-			if err := writeSkippingZeros(out, buf[:n], off, fresh); err != nil {
-				return err
-			}
-			off += n
-			report(off)
+		var err error
+		switch {
+		case t.buf != nil:
+			err = writeSkippingZeros(out, t.buf, t.off, fresh)
+			r.free <- t.buf
+		case !fresh:
+			err = out.WriteZeroes(t.off, t.n)
 		}
-		return nil
-	})
-	if err != nil {
+		if err != nil {
+			return err
+		}
+		report(t.off + t.n)
+	}
+	if err := r.mapErr; err != nil {
 		return err
 	}
 	return out.Flush()
+}
+
+// copyTask is one piece of a copy: a chunk of data (buf, filled by a
+// reader) or a zero run (buf nil). done is closed once it may be written.
+type copyTask struct {
+	off, n int64
+	buf    []byte
+	err    error
+	done   chan struct{}
+}
+
+// readAhead maps and reads a disk in a producer and reader goroutines,
+// handing the pieces out in disk order on ordered. Buffers are taken from
+// free in that same order, so the oldest pending task always has one and
+// the consumer never waits on a later task: memory stays at a few chunks
+// per core whatever the disk size.
+type readAhead struct {
+	ordered chan *copyTask
+	free    chan []byte
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	mapErr  error // set before ordered is closed
+}
+
+func startReadAhead(in *Disk, readers int) *readAhead {
+	buffers := readers + 2
+	r := &readAhead{
+		ordered: make(chan *copyTask, 2*buffers),
+		free:    make(chan []byte, buffers),
+		quit:    make(chan struct{}),
+	}
+	for range buffers {
+		r.free <- make([]byte, copyChunk)
+	}
+	work := make(chan *copyTask)
+	for range readers {
+		r.wg.Go(func() {
+			for t := range work {
+				_, t.err = in.ReadAt(t.buf, t.off)
+				close(t.done)
+			}
+		})
+	}
+	zeroDone := make(chan struct{})
+	close(zeroDone)
+	errStopped := errors.New("copy stopped")
+	send := func(t *copyTask, ch chan<- *copyTask) error {
+		select {
+		case ch <- t:
+			return nil
+		case <-r.quit:
+			return errStopped
+		}
+	}
+	r.wg.Go(func() {
+		defer close(r.ordered)
+		defer close(work)
+		err := in.Map(0, in.Size(), func(m MapEntry) error {
+			if !m.Data {
+				return send(&copyTask{off: m.Offset, n: m.Length, done: zeroDone}, r.ordered)
+			}
+			for off := m.Offset; off < m.Offset+m.Length; {
+				t := &copyTask{off: off, n: min(copyChunk, m.Offset+m.Length-off), done: make(chan struct{})}
+				select {
+				case buf := <-r.free:
+					t.buf = buf[:t.n]
+				case <-r.quit:
+					return errStopped
+				}
+				if err := send(t, r.ordered); err != nil {
+					return err
+				}
+				if err := send(t, work); err != nil {
+					return err
+				}
+				off += t.n
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopped) {
+			r.mapErr = err
+		}
+	})
+	return r
+}
+
+// stop ends the producer and readers, for an early return of the consumer,
+// and waits for them: none touches the disk after stop.
+func (r *readAhead) stop() {
+	close(r.quit)
+	r.wg.Wait()
 }
 
 // writeSkippingZeros writes b at off, leaving out all-zero granules when

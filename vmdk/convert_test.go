@@ -2,11 +2,16 @@ package vmdk
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Every writable subformat converts to every other and back to raw with
@@ -273,4 +278,92 @@ func TestConcurrentIO(t *testing.T) {
 	if res, err := Check(p, CheckOptions{}); err != nil || len(res.Problems) != 0 {
 		t.Fatalf("check: %v %+v", err, res)
 	}
+}
+
+// Every compression level writes streams qemu-img reads back identical
+// and finds clean, and hypercim reads qemu-img's stream of the same data
+// through the parallel read-ahead; levels outside 1-9 are refused.
+func TestStreamLevelsInterop(t *testing.T) {
+	needQemu(t)
+	dir := t.TempDir()
+	pat := newPattern(31, 12<<20, 40)
+	src := filepath.Join(dir, "src.raw")
+	pat.writeRaw(t, src)
+	for _, c := range []Compression{CompressionFast, CompressionDefault, CompressionBest, "1", "6"} {
+		dst := filepath.Join(dir, "l"+string(c)+".vmdk")
+		if err := Convert(src, dst, ConvertOptions{Subformat: StreamOptimized, Compression: c}); err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		qemuCheckClean(t, dst)
+		qemuCompare(t, src, dst)
+	}
+	theirs := filepath.Join(dir, "qemu.vmdk")
+	qemu(t, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", src, theirs)
+	back := filepath.Join(dir, "back.raw")
+	if err := Convert(theirs, back, ConvertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, "qemu-img's stream read by hypercim", mustRead(t, back), pat.expected())
+	for _, c := range []Compression{"0", "10", "-1", "fastest"} {
+		if _, err := c.Level(); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("compression %q: %v, want ErrInvalidArgument", c, err)
+		}
+	}
+}
+
+// A grain that does not inflate, in the middle of a stream, fails the
+// convert with ErrCorrupt while later chunks are being read ahead; the
+// read-ahead goroutines end and the new destination is removed.
+func TestConvertStopsOnBadGrain(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.raw")
+	data := make([]byte, 32<<20)
+	r := rand.New(rand.NewPCG(3, 3))
+	for i := range data {
+		data[i] = byte(r.IntN(16)) // every grain allocated, compressible
+	}
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stream := filepath.Join(dir, "s.vmdk")
+	if err := Convert(src, stream, ConvertOptions{Subformat: StreamOptimized, Compression: CompressionFast}); err != nil {
+		t.Fatal(err)
+	}
+	// Records follow the header's overHead in LBA order: find the one of
+	// sector 8 MiB/512 and break its zlib header.
+	img := mustRead(t, stream)
+	h := decodeSparseHeader(img)
+	const badLBA = 8 << 20 / sectorSize
+	pos := int64(h.overHead) * sectorSize
+	for {
+		lba := binary.LittleEndian.Uint64(img[pos:])
+		size := int64(binary.LittleEndian.Uint32(img[pos+8:]))
+		if size == 0 || lba > badLBA {
+			t.Fatal("no record for the chosen grain")
+		}
+		if lba == badLBA {
+			binary.LittleEndian.PutUint16(img[pos+12:], 0xffff)
+			break
+		}
+		pos += roundUp(12+size, sectorSize)
+	}
+	if err := os.WriteFile(stream, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	dst := filepath.Join(dir, "out.raw")
+	err := Convert(stream, dst, ConvertOptions{})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("convert of a bad grain: %v, want ErrCorrupt", err)
+	}
+	if _, err := os.Stat(dst); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("failed convert left its destination: %v", err)
+	}
+	for range 100 {
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("%d goroutines after the convert, %d before", runtime.NumGoroutine(), before)
 }

@@ -79,7 +79,7 @@ func (d *Disk) bindExtents() {
 // header (read-only), or else raw. A VMDK delta opens its parents
 // read-only and checks their CIDs.
 func Open(path string, opts OpenOptions) (*Disk, error) {
-	if _, err := opts.Compression.zlibLevel(); err != nil {
+	if _, err := opts.Compression.Level(); err != nil {
 		return nil, err
 	}
 	return openChain(path, opts, 0, map[string]bool{})
@@ -301,7 +301,7 @@ func (d *Disk) openVMDK(f *os.File, fileSize int64, head []byte, opts OpenOption
 			if !se.markers {
 				return fmt.Errorf("%w: %s: compressed grains without markers open read-only", ErrReadOnly, path)
 			}
-			level, err := opts.Compression.zlibLevel()
+			level, err := opts.Compression.Level()
 			if err != nil {
 				return err
 			}
@@ -529,36 +529,37 @@ func (d *Disk) openExtents(opts OpenOptions) error {
 	return nil
 }
 
-func openExtentFile(p string, line extentLine, readOnly bool) (extent, error) {
-	flag := os.O_RDWR
+// openExtentForAccess opens an extent's file, read-only or for writing;
+// for writing it takes the image lock.
+func openExtentForAccess(p string, readOnly bool) (*os.File, error) {
 	if readOnly {
-		flag = os.O_RDONLY
+		return os.Open(p)
 	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockForWriting(f, p); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func openExtentFile(p string, line extentLine, readOnly bool) (extent, error) {
 	switch line.kind {
 	case extFlat, extVMFS:
 		// A flat file shorter than its extent reads zeros past its end;
 		// check reports it and --repair extends it.
-		f, err := os.OpenFile(p, flag, 0)
+		f, err := openExtentForAccess(p, readOnly)
 		if err != nil {
 			return nil, err
-		}
-		if !readOnly {
-			if err := lockForWriting(f, p); err != nil {
-				f.Close()
-				return nil, err
-			}
 		}
 		return &flatExtent{f: f, name: p, base: line.offset * sectorSize, bytes: line.sectors * sectorSize, readOnly: readOnly}, nil
 	case extSparse:
-		f, err := os.OpenFile(p, flag, 0)
+		f, err := openExtentForAccess(p, readOnly)
 		if err != nil {
 			return nil, err
-		}
-		if !readOnly {
-			if err := lockForWriting(f, p); err != nil {
-				f.Close()
-				return nil, err
-			}
 		}
 		if err := repairIfUnclean(f, p, readOnly); err != nil {
 			f.Close()

@@ -52,8 +52,8 @@
 // about five times slower than a raw file on allocating writes.
 //
 // streamOptimized images are append-only: grains are compressed (in
-// parallel, at the zlib level OpenOptions.Compression chooses) and
-// appended, Flush appends tables, directory, footer and end-of-stream
+// parallel, with github.com/klauspost/compress at the zlib level
+// OpenOptions.Compression chooses) and appended, Flush appends tables, directory, footer and end-of-stream
 // marker, and Close rewrites the file in LBA order when grains were
 // rewritten, so the result is a clean stream ESXi imports.
 //

@@ -2,7 +2,6 @@ package vmdk
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 // Hostile inputs must give a clear error (ErrCorrupt, ErrUnsupported,

@@ -2,14 +2,16 @@ package vmdk
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 // sparseExtent is a grain-mapped extent: hosted sparse (KDMV, read-write,
@@ -68,6 +70,8 @@ type sparseExtent struct {
 	cacheMu sync.Mutex
 	cache   map[int64][]byte
 	order   []int64
+	// inflaters recycles *grainInflater between grain reads.
+	inflaters sync.Pool
 
 	stream *streamWriter // non-nil for writable streamOptimized extents
 }
@@ -275,6 +279,16 @@ func (e *sparseExtent) gte(g int64) (uint32, error) {
 	return v, nil
 }
 
+// lookup returns the grain table entry of grain g and its status.
+func (e *sparseExtent) lookup(g int64) (uint32, blockStatus, error) {
+	v, err := e.gte(g)
+	if err != nil {
+		return 0, 0, err
+	}
+	st, err := e.classify(g, v)
+	return v, st, err
+}
+
 // classify turns an entry into a status, validating data pointers.
 func (e *sparseExtent) classify(g int64, v uint32) (blockStatus, error) {
 	switch {
@@ -302,11 +316,7 @@ func (e *sparseExtent) status(off, n int64) (blockStatus, int64, error) {
 	if e.stream != nil && e.stream.pending(g) {
 		return statusData, min(n, (g+1)*e.grainBytes-off), nil
 	}
-	v, err := e.gte(g)
-	if err != nil {
-		return 0, 0, err
-	}
-	st, err := e.classify(g, v)
+	v, st, err := e.lookup(g)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -348,11 +358,8 @@ func (e *sparseExtent) tableAbsent(i int64) bool {
 
 func (e *sparseExtent) where(off int64) (string, int64) {
 	g := off / e.grainBytes
-	v, err := e.gte(g)
-	if err != nil || e.compressed {
-		return "", 0
-	}
-	if st, err := e.classify(g, v); err != nil || st != statusData {
+	v, st, err := e.lookup(g)
+	if err != nil || e.compressed || st != statusData {
 		return "", 0
 	}
 	return e.name, int64(v)*sectorSize + off%e.grainBytes
@@ -366,11 +373,7 @@ func (e *sparseExtent) read(p []byte, off int64, under fillFunc) error {
 		g := off / e.grainBytes
 		in := off % e.grainBytes
 		n := min(int64(len(p)), e.grainBytes-in)
-		v, err := e.gte(g)
-		if err != nil {
-			return err
-		}
-		st, err := e.classify(g, v)
+		v, st, err := e.lookup(g)
 		if err != nil {
 			return err
 		}
@@ -382,11 +385,9 @@ func (e *sparseExtent) read(p []byte, off int64, under fillFunc) error {
 				return err
 			}
 		case e.compressed:
-			grain, err := e.grain(g, v)
-			if err != nil {
+			if err := e.readGrain(p[:n], g, v, in); err != nil {
 				return err
 			}
-			copy(p[:n], grain[in:])
 		default:
 			n = e.contiguous(g, v, off, int64(len(p)))
 			if err := preadFull(e.f, p[:n], int64(v)*sectorSize+in); err != nil {
@@ -427,9 +428,9 @@ func (e *sparseExtent) grain(g int64, v uint32) ([]byte, error) {
 		return b, nil
 	}
 	e.cacheMu.Unlock()
-	b, _, err := readCompressedGrain(e.f, int64(v), e.grainBytes, e.markers, g*int64(e.hdr.grainSize))
-	if err != nil {
-		return nil, fmt.Errorf("%s: grain %d: %w", e.name, g, err)
+	b := make([]byte, e.grainBytes)
+	if err := e.inflate(b, g, v); err != nil {
+		return nil, err
 	}
 	e.cacheMu.Lock()
 	if len(e.order) >= grainCacheSize {
@@ -442,16 +443,66 @@ func (e *sparseExtent) grain(g int64, v uint32) ([]byte, error) {
 	return b, nil
 }
 
+// readGrain reads p from offset in of compressed grain g, stored at
+// sector v. A whole grain inflates straight into p, bypassing the cache:
+// whole-grain readers (convert, sequential copies) do not come back.
+func (e *sparseExtent) readGrain(p []byte, g int64, v uint32, in int64) error {
+	if in == 0 && int64(len(p)) == e.grainBytes {
+		return e.inflate(p, g, v)
+	}
+	b, err := e.grain(g, v)
+	if err != nil {
+		return err
+	}
+	copy(p, b[in:])
+	return nil
+}
+
+// inflate decompresses grain g, stored at sector v, into out (a grain).
+func (e *sparseExtent) inflate(out []byte, g int64, v uint32) error {
+	z, _ := e.inflaters.Get().(*grainInflater)
+	if z == nil {
+		z = new(grainInflater)
+	}
+	_, err := z.read(out, e.f, int64(v), e.markers, g*int64(e.hdr.grainSize))
+	e.inflaters.Put(z)
+	if err != nil {
+		return fmt.Errorf("%s: grain %d: %w", e.name, g, err)
+	}
+	return nil
+}
+
 // readCompressedGrain inflates the grain record at sector. With markers the
 // record is "u64 lba, u32 size, data"; wantLBA is checked against it. It
 // returns the grain and the record length in bytes.
 func readCompressedGrain(f *os.File, sector, grainBytes int64, markers bool, wantLBA int64) ([]byte, int64, error) {
+	var z grainInflater
+	out := make([]byte, grainBytes)
+	n, err := z.read(out, f, sector, markers, wantLBA)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, n, nil
+}
+
+// grainInflater reads grain records, keeping its record buffer and zlib
+// reader (tens of KiB of tables) from one record to the next.
+type grainInflater struct {
+	rec []byte
+	src bytes.Reader
+	zr  io.ReadCloser // a klauspost zlib reader, reset per record
+}
+
+// read is readCompressedGrain into out (one grain) with z's buffers; it
+// returns the record length.
+func (z *grainInflater) read(out []byte, f *os.File, sector int64, markers bool, wantLBA int64) (int64, error) {
 	// A compressed grain may exceed the grain size (incompressible data
 	// plus zlib framing); two grains' worth bounds any honest record.
-	limit := 2*grainBytes + sectorSize
-	head := make([]byte, 12)
+	limit := 2*int64(len(out)) + sectorSize
+	var headBuf [12]byte
+	head := headBuf[:]
 	if err := preadFull(f, head, sector*sectorSize); err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	var start, size int64
 	switch {
@@ -459,7 +510,7 @@ func readCompressedGrain(f *os.File, sector, grainBytes int64, markers bool, wan
 		lba := int64(binary.LittleEndian.Uint64(head))
 		size = int64(binary.LittleEndian.Uint32(head[8:]))
 		if lba != wantLBA {
-			return nil, 0, fmt.Errorf("%w: compressed grain record at sector %d is for sector %d, the table says %d", ErrCorrupt, sector, lba, wantLBA)
+			return 0, fmt.Errorf("%w: compressed grain record at sector %d is for sector %d, the table says %d", ErrCorrupt, sector, lba, wantLBA)
 		}
 		start = 12
 	case (uint16(head[0])<<8|uint16(head[1]))%31 == 0 && head[0]&0x0f == 8:
@@ -469,21 +520,26 @@ func readCompressedGrain(f *os.File, sector, grainBytes int64, markers bool, wan
 		size, start = int64(binary.LittleEndian.Uint32(head)), 4
 	}
 	if size <= 0 || size > limit {
-		return nil, 0, fmt.Errorf("%w: compressed grain at sector %d claims %d bytes (limit %d)", ErrCorrupt, sector, size, limit)
+		return 0, fmt.Errorf("%w: compressed grain at sector %d claims %d bytes (limit %d)", ErrCorrupt, sector, size, limit)
 	}
-	buf := make([]byte, size)
-	if err := preadFull(f, buf, sector*sectorSize+start); err != nil {
-		return nil, 0, err
+	z.rec = slices.Grow(z.rec[:0], int(size))[:size]
+	if err := preadFull(f, z.rec, sector*sectorSize+start); err != nil {
+		return 0, err
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(buf))
+	z.src.Reset(z.rec)
+	var err error
+	if z.zr == nil {
+		z.zr, err = zlib.NewReader(&z.src)
+	} else {
+		err = z.zr.(zlib.Resetter).Reset(&z.src, nil)
+	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: compressed grain at sector %d: %w", ErrCorrupt, sector, err)
+		return 0, fmt.Errorf("%w: compressed grain at sector %d: %w", ErrCorrupt, sector, err)
 	}
-	out := make([]byte, grainBytes)
-	if err := inflateAll(zr, out); err != nil {
-		return nil, 0, fmt.Errorf("%w: compressed grain at sector %d: %w", ErrCorrupt, sector, err)
+	if err := inflateAll(z.zr, out); err != nil {
+		return 0, fmt.Errorf("%w: compressed grain at sector %d: %w", ErrCorrupt, sector, err)
 	}
-	return out, start + size, nil
+	return start + size, nil
 }
 
 // inflateAll decompresses into out until the stream's proper end, which
@@ -555,11 +611,7 @@ func (e *sparseExtent) write(p []byte, off int64, under fillFunc) error {
 		g := off / e.grainBytes
 		in := off % e.grainBytes
 		n := min(int64(len(p)), e.grainBytes-in)
-		v, err := e.gte(g)
-		if err != nil {
-			return err
-		}
-		st, err := e.classify(g, v)
+		v, st, err := e.lookup(g)
 		if err != nil {
 			return err
 		}
@@ -736,11 +788,7 @@ func (e *sparseExtent) zero(off, n int64, under fillFunc) error {
 			off = min(end, (g/e.gtEntries+1)*e.gtEntries*e.grainBytes)
 			continue
 		}
-		v, err := e.gte(g)
-		if err != nil {
-			return err
-		}
-		st, err := e.classify(g, v)
+		v, st, err := e.lookup(g)
 		if err != nil {
 			return err
 		}
@@ -842,23 +890,21 @@ func (e *sparseExtent) flush() error {
 		}
 		e.mu.Unlock()
 	}
-	if err == nil {
-		err = fdatasync(e.f) // barrier 1: data before tables
-	}
-	for _, t := range tables {
-		if err != nil {
-			break
-		}
-		_, err = e.f.WriteAt(t.data, t.sector*sectorSize)
-	}
-	if err == nil && len(dirs) > 0 {
-		err = fdatasync(e.f) // barrier 2: tables before directory
-		for _, t := range dirs {
+	writeTables := func(ts []table) {
+		for _, t := range ts {
 			if err != nil {
-				break
+				return
 			}
 			_, err = e.f.WriteAt(t.data, t.sector*sectorSize)
 		}
+	}
+	if err == nil {
+		err = fdatasync(e.f) // barrier 1: data before tables
+	}
+	writeTables(tables)
+	if err == nil && len(dirs) > 0 {
+		err = fdatasync(e.f) // barrier 2: tables before directory
+		writeTables(dirs)
 	}
 	if err == nil && len(tables) > 0 {
 		err = fdatasync(e.f) // barrier 3: the flush itself

@@ -2,7 +2,6 @@ package vmdk
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +10,9 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 // streamOptimized files hold zlib-compressed grain records in any order,
@@ -54,13 +56,20 @@ type streamWriter struct {
 	// grains already in it) must be rewritten at Close once appended to.
 	compactOnWrite bool
 	lastGrain      int64
-	changed        bool      // records appended since the last tail
-	headerAtEnd    bool      // the header says GD_AT_END
-	level          int       // zlib level of new grains
-	zpool          sync.Pool // *zlib.Writer at level
-	grainPool      sync.Pool // grain buffers of emitted pending grains
-	recPool        sync.Pool // *bytes.Buffer for compressed records
-	out            []byte    // reused buffer of the records of one emit
+	changed        bool // records appended since the last tail
+	headerAtEnd    bool // the header says GD_AT_END
+	level          int  // zlib level of new grains
+	// Kept from one batch to the next so that steady streaming allocates
+	// nothing per grain: emitted grain buffers, record buffers, one zlib
+	// writer per compressing goroutine, and the slices of one emit.
+	freeGrains []*pendingGrain
+	recMu      sync.Mutex // freeRecs, taken from while compressing
+	freeRecs   []*bytes.Buffer
+	zws        []*zlib.Writer
+	ready      []int64
+	records    []*bytes.Buffer
+	errs       []error
+	out        []byte
 }
 
 // enableStreamWrites turns a compressed sparse extent opened for writing
@@ -182,12 +191,14 @@ func (s *streamWriter) write(p []byte, off int64, under fillFunc) error {
 		n := min(int64(len(p)), e.grainBytes-in)
 		pg := s.dirty[g]
 		if pg == nil {
-			data, _ := s.grainPool.Get().([]byte)
-			if data == nil {
-				data = make([]byte, e.grainBytes)
+			// A recycled grain's data is overwritten whole, by p or by
+			// the stored grain below.
+			if k := len(s.freeGrains); k > 0 {
+				pg, s.freeGrains = s.freeGrains[k-1], s.freeGrains[:k-1]
+				clear(pg.covered)
+			} else {
+				pg = &pendingGrain{data: make([]byte, e.grainBytes), covered: make([]uint64, (e.hdr.grainSize+63)/64)}
 			}
-			clear(data)
-			pg = &pendingGrain{data: data, covered: make([]uint64, (e.hdr.grainSize+63)/64)}
 			if in != 0 || n != e.grainBytes {
 				if err := s.readStored(pg.data, g*e.grainBytes, under); err != nil {
 					return err
@@ -219,13 +230,14 @@ func (s *streamWriter) zero(off, n int64, under fillFunc) error {
 // emitIfDue compresses complete grains once a batch is ready, or all
 // pending grains when too many partial ones accumulate.
 func (s *streamWriter) emitIfDue() error {
-	var ready []int64
+	ready := s.ready[:0]
 	for g, pg := range s.dirty {
 		if pg.full() {
 			ready = append(ready, g)
 		}
 	}
-	if len(ready) >= streamBatch*runtime.GOMAXPROCS(0)/2 || len(ready) >= streamBatch {
+	s.ready = ready
+	if len(ready) >= streamBatch {
 		return s.emit(ready)
 	}
 	if len(s.dirty) >= 4*streamBatch {
@@ -239,39 +251,47 @@ func (s *streamWriter) emitIfDue() error {
 func (s *streamWriter) emit(grains []int64) error {
 	e := s.e
 	if grains == nil {
+		grains = s.ready[:0]
 		for g := range s.dirty {
 			grains = append(grains, g)
 		}
+		s.ready = grains
 	}
 	if len(grains) == 0 {
 		return nil
 	}
 	slices.Sort(grains)
-	records := make([][]byte, len(grains))
-	errs := make([]error, len(grains))
+	records := slices.Grow(s.records[:0], len(grains))[:len(grains)]
+	errs := slices.Grow(s.errs[:0], len(grains))[:len(grains)]
+	clear(records)
+	clear(errs)
+	s.records, s.errs = records, errs
+	// Every goroutine takes the next grain until none is left: grains
+	// compress at different speeds, so fixed shares would leave a core
+	// idle at the end of each batch.
+	workers := min(runtime.GOMAXPROCS(0), len(grains))
+	for len(s.zws) < workers {
+		s.zws = append(s.zws, nil)
+	}
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	work := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), len(grains)) {
+	for w := range workers {
 		wg.Go(func() {
-			for i := range work {
+			for i := int(next.Add(1) - 1); i < len(grains); i = int(next.Add(1) - 1) {
 				g := grains[i]
 				pg := s.dirty[g]
 				if e.entryLocked(g) <= 1 && isZero(pg.data) {
 					continue // nothing stored and nothing to store
 				}
-				records[i], errs[i] = s.compress(g, pg.data)
+				records[i], errs[i] = s.compress(w, g, pg.data)
 			}
 		})
 	}
-	for i := range grains {
-		work <- i
-	}
-	close(work)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(records, func(r []byte) bool { return r != nil }) {
+	if !slices.ContainsFunc(records, func(r *bytes.Buffer) bool { return r != nil }) {
 		for _, g := range grains {
 			s.release(g) // all zero over nothing: nothing to store
 		}
@@ -298,9 +318,10 @@ func (s *streamWriter) emit(grains []int64) error {
 		if err := s.setEntry(g, uint32(pos)); err != nil {
 			return err
 		}
-		out = append(out, records[i]...)
-		pos += int64(len(records[i])) / sectorSize
-		s.recPool.Put(bytes.NewBuffer(records[i][:0]))
+		out = append(out, records[i].Bytes()...)
+		pos += int64(records[i].Len()) / sectorSize
+		s.putRec(records[i])
+		records[i] = nil
 	}
 	if pos >= 1<<32 {
 		return fmt.Errorf("%w: %s: stream grows past 2 TiB", ErrUnsupported, e.name)
@@ -324,10 +345,13 @@ func (s *streamWriter) emit(grains []int64) error {
 	return nil
 }
 
-// release forgets pending grain g and recycles its buffer.
+// release forgets pending grain g and keeps its buffer for the next
+// grains (as many as one batch needs).
 func (s *streamWriter) release(g int64) {
 	if pg := s.dirty[g]; pg != nil {
-		s.grainPool.Put(pg.data)
+		if len(s.freeGrains) < 2*streamBatch {
+			s.freeGrains = append(s.freeGrains, pg)
+		}
 		delete(s.dirty, g)
 	}
 }
@@ -345,20 +369,20 @@ func (s *streamWriter) setEntry(g int64, v uint32) error {
 }
 
 // compress builds the record of grain g: u64 LBA, u32 size, zlib data,
-// zero padding to a sector.
-func (s *streamWriter) compress(g int64, data []byte) ([]byte, error) {
-	buf, _ := s.recPool.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
-	buf.Reset()
-	buf.Write(make([]byte, 12))
-	zw, _ := s.zpool.Get().(*zlib.Writer)
+// zero padding to a sector. It runs as compressing goroutine w of an emit,
+// with that goroutine's zlib writer, in a record buffer from freeRecs.
+func (s *streamWriter) compress(w int, g int64, data []byte) (*bytes.Buffer, error) {
+	buf := s.takeRec()
+	var head [12]byte
+	binary.LittleEndian.PutUint64(head[:], uint64(g*int64(s.e.hdr.grainSize)))
+	buf.Write(head[:])
+	zw := s.zws[w]
 	if zw == nil {
 		var err error
 		if zw, err = zlib.NewWriterLevel(buf, s.level); err != nil {
 			return nil, err
 		}
+		s.zws[w] = zw
 	} else {
 		zw.Reset(buf)
 	}
@@ -368,11 +392,34 @@ func (s *streamWriter) compress(g int64, data []byte) ([]byte, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	s.zpool.Put(zw)
-	b := buf.Bytes()
-	binary.LittleEndian.PutUint64(b, uint64(g*int64(s.e.hdr.grainSize)))
-	binary.LittleEndian.PutUint32(b[8:], uint32(len(b)-12))
-	return append(b, make([]byte, roundUp(int64(len(b)), sectorSize)-int64(len(b)))...), nil
+	n := buf.Len()
+	binary.LittleEndian.PutUint32(buf.Bytes()[8:], uint32(n-len(head)))
+	var pad [sectorSize]byte
+	buf.Write(pad[:roundUp(int64(n), sectorSize)-int64(n)])
+	return buf, nil
+}
+
+// takeRec returns an empty record buffer.
+func (s *streamWriter) takeRec() *bytes.Buffer {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	k := len(s.freeRecs)
+	if k == 0 {
+		return bytes.NewBuffer(make([]byte, 0, s.e.grainBytes/2))
+	}
+	buf := s.freeRecs[k-1]
+	s.freeRecs = s.freeRecs[:k-1]
+	buf.Reset()
+	return buf
+}
+
+// putRec keeps a written record's buffer for the next batches.
+func (s *streamWriter) putRec(buf *bytes.Buffer) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	if len(s.freeRecs) < 2*streamBatch {
+		s.freeRecs = append(s.freeRecs, buf)
+	}
 }
 
 // flush makes every write so far durable: pending grains, then the tail.

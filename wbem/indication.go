@@ -99,33 +99,17 @@ func (c IndicationConfig) withDefaults() (IndicationConfig, error) {
 	case c.DeliveryRetryAttempts > 0xFFFF:
 		return c, fmt.Errorf("wbem: DeliveryRetryAttempts %d exceeds 65535", c.DeliveryRetryAttempts)
 	}
-	if c.DeliveryRetryInterval == 0 {
-		c.DeliveryRetryInterval = d.DeliveryRetryInterval
-	}
-	if c.SubscriptionRemovalAction == 0 {
-		c.SubscriptionRemovalAction = d.SubscriptionRemovalAction
-	}
+	setDefault(&c.DeliveryRetryInterval, d.DeliveryRetryInterval)
+	setDefault(&c.SubscriptionRemovalAction, d.SubscriptionRemovalAction)
 	if c.SubscriptionRemovalAction < RemovalRemove || c.SubscriptionRemovalAction > RemovalIgnore {
 		return c, fmt.Errorf("wbem: SubscriptionRemovalAction %d is not 2 (Remove), 3 (Disable) or 4 (Ignore)", c.SubscriptionRemovalAction)
 	}
-	if c.SubscriptionRemovalTimeInterval == 0 {
-		c.SubscriptionRemovalTimeInterval = d.SubscriptionRemovalTimeInterval
-	}
-	if c.DeliveryTimeout == 0 {
-		c.DeliveryTimeout = d.DeliveryTimeout
-	}
-	if c.MaxQueueLength == 0 {
-		c.MaxQueueLength = d.MaxQueueLength
-	}
-	if c.MaxFilters == 0 {
-		c.MaxFilters = d.MaxFilters
-	}
-	if c.MaxListenerDestinations == 0 {
-		c.MaxListenerDestinations = d.MaxListenerDestinations
-	}
-	if c.MaxSubscriptions == 0 {
-		c.MaxSubscriptions = d.MaxSubscriptions
-	}
+	setDefault(&c.SubscriptionRemovalTimeInterval, d.SubscriptionRemovalTimeInterval)
+	setDefault(&c.DeliveryTimeout, d.DeliveryTimeout)
+	setDefault(&c.MaxQueueLength, d.MaxQueueLength)
+	setDefault(&c.MaxFilters, d.MaxFilters)
+	setDefault(&c.MaxListenerDestinations, d.MaxListenerDestinations)
+	setDefault(&c.MaxSubscriptions, d.MaxSubscriptions)
 	if c.DeliveryRetryInterval < 0 || c.SubscriptionRemovalTimeInterval < 0 || c.DeliveryTimeout < 0 ||
 		c.MaxQueueLength < 0 || c.MaxFilters < 0 || c.MaxListenerDestinations < 0 || c.MaxSubscriptions < 0 {
 		return c, errors.New("wbem: negative indication limits")

@@ -19,13 +19,19 @@ const (
 	classInstDeletion     = "CIM_InstDeletion"
 )
 
-var lifecycleClasses = [...]struct {
+// lifecycleClass pairs a lifecycle kind with its indication class.
+type lifecycleClass struct {
 	kind  uint8
 	class string
-}{
-	{lifecycleCreation, classInstCreation},
-	{lifecycleModification, classInstModification},
-	{lifecycleDeletion, classInstDeletion},
+}
+
+// lifecycleClasses returns the lifecycle indication classes.
+func lifecycleClasses() [3]lifecycleClass {
+	return [...]lifecycleClass{
+		{lifecycleCreation, classInstCreation},
+		{lifecycleModification, classInstModification},
+		{lifecycleDeletion, classInstDeletion},
+	}
 }
 
 // indFilter is a compiled indication filter: a query checked in each of
@@ -82,7 +88,7 @@ func (x *Indications) compileFilter(language, text string, sources []string) (*i
 			return nil, errorf(cim.ErrInvalidParameter, "invalid indication filter query: %s", errText(err))
 		}
 		var mask uint8
-		for _, lc := range lifecycleClasses {
+		for _, lc := range lifecycleClasses() {
 			if x.s.IsA(name, lc.class, cls.Name) {
 				mask |= lc.kind
 			}

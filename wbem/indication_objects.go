@@ -543,9 +543,11 @@ func (x *Indications) sequenceContext(id uint64) string {
 	return "HC:" + x.nonce + ":" + strconv.FormatUint(id, 10)
 }
 
-// descriptive are the properties clients may change on any object of
-// the model.
-var descriptive = []string{"Caption", "Description", "ElementName"}
+// isDescriptive reports whether name is a property clients may change on
+// any object of the model.
+func isDescriptive(name string) bool {
+	return cim.EqualNames(name, "Caption") || cim.EqualNames(name, "Description") || cim.EqualNames(name, "ElementName")
+}
 
 // Modify changes an object: modified is the whole new instance (the core
 // merged the client's changes into the current one). What may change:
@@ -595,7 +597,7 @@ func (x *Indications) Modify(ctx context.Context, modified *cim.Instance) error 
 			continue
 		case cim.EqualNames(p.Name, "password") && v.IsNull():
 			continue // what clients read back: unchanged
-		case containsFold(descriptive, p.Name) || containsFold(allowed, p.Name):
+		case isDescriptive(p.Name) || containsFold(allowed, p.Name):
 			next.Set(p.Name, v)
 		case !v.Equal(stored.Get(p.Name)) && !(v.IsNull() && stored.Get(p.Name).IsNull()):
 			return errorf(cim.ErrNotSupported, "%s cannot be modified", p.Name)

@@ -19,7 +19,7 @@ const (
 )
 
 func (e LifecycleEvent) class() string {
-	for _, lc := range lifecycleClasses {
+	for _, lc := range lifecycleClasses() {
 		if lc.kind == uint8(e) {
 			return lc.class
 		}

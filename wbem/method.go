@@ -105,7 +105,7 @@ func (s *Server) inParams(ns string, cls *cim.Class, m *cim.Method, in []cim.Par
 		}
 		if want := p.Qualifiers.Str(cim.QualifierEmbeddedInstance); want != "" {
 			if err := s.checkEmbedded(ns, v, want); err != nil {
-				return nil, errorf(cim.ErrInvalidParameter, "parameter %s of %s.%s: %v", p.Name, cls.Name, m.Name, err)
+				return nil, errorf(cim.ErrInvalidParameter, "parameter %s of %s.%s: %w", p.Name, cls.Name, m.Name, err)
 			}
 		}
 		out = append(out, cim.ParamValue{Name: p.Name, Value: v})

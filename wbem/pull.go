@@ -67,28 +67,25 @@ func DefaultPullLimits() PullLimits {
 
 func (l PullLimits) withDefaults() (PullLimits, error) {
 	d := DefaultPullLimits()
-	if l.DefaultTimeout == 0 {
-		l.DefaultTimeout = d.DefaultTimeout
-	}
-	if l.MaxTimeout == 0 {
-		l.MaxTimeout = d.MaxTimeout
-	}
-	if l.MaxObjectCount == 0 {
-		l.MaxObjectCount = d.MaxObjectCount
-	}
-	if l.MaxContexts == 0 {
-		l.MaxContexts = d.MaxContexts
-	}
-	if l.MaxContextsPerUser == 0 {
-		l.MaxContextsPerUser = d.MaxContextsPerUser
-	}
-	if l.MaxZeroPulls == 0 {
-		l.MaxZeroPulls = d.MaxZeroPulls
-	}
+	setDefault(&l.DefaultTimeout, d.DefaultTimeout)
+	setDefault(&l.MaxTimeout, d.MaxTimeout)
+	setDefault(&l.MaxObjectCount, d.MaxObjectCount)
+	setDefault(&l.MaxContexts, d.MaxContexts)
+	setDefault(&l.MaxContextsPerUser, d.MaxContextsPerUser)
+	setDefault(&l.MaxZeroPulls, d.MaxZeroPulls)
 	if l.DefaultTimeout < 0 || l.MaxTimeout < l.DefaultTimeout || l.MaxContexts < 0 || l.MaxContextsPerUser < 0 || l.MaxZeroPulls < 0 {
 		return l, fmt.Errorf("wbem: invalid pull limits %+v", l)
 	}
 	return l, nil
+}
+
+// setDefault sets *v to d when it is zero: a zero field of a
+// configuration asks for the default.
+func setDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
 }
 
 // enumKind is what an enumeration's results are, which decides the Pull
@@ -452,6 +449,41 @@ func pullRun[T any](run enumRun[T], conv func(T) pulled) enumRun[pulled] {
 	}
 }
 
+// classOpen is what an Open of the instances of a class checks before it
+// runs: the context's timeout, the class, the FQL filter and the narrowing
+// the client asked for (nil when none).
+type classOpen struct {
+	timeout time.Duration
+	top     *cim.Class
+	keep    func(*cim.Instance) bool
+	scope   *scope
+}
+
+// openClass checks the request of OpenEnumerateInstances or
+// OpenEnumerateInstancePaths on className.
+func (s *Server) openClass(ns, className string, p OpenOptions) (classOpen, error) {
+	timeout, err := s.enums.timeoutOf(p)
+	if err != nil {
+		return classOpen{}, err
+	}
+	if err := mustName("ClassName", className); err != nil {
+		return classOpen{}, err
+	}
+	top, err := s.Class(ns, className)
+	if err != nil {
+		return classOpen{}, err
+	}
+	keep, err := s.filterOf(ns, p, top)
+	if err != nil {
+		return classOpen{}, err
+	}
+	sc, err := s.scopeOf(ns, top, p)
+	if err != nil {
+		return classOpen{}, err
+	}
+	return classOpen{timeout: timeout, top: top, keep: keep, scope: sc}, nil
+}
+
 // OpenEnumerateInstances opens an enumeration of the instances of
 // className and its subclasses (DSP0200 5.3.2.28), filtered by the FQL
 // FilterQuery of p if any.
@@ -462,32 +494,17 @@ func (s *Server) OpenEnumerateInstances(ctx context.Context, ns, className strin
 	}
 	y := yielder(c, yield)
 	st, err := func() (PullState, error) {
-		timeout, err := s.enums.timeoutOf(p)
-		if err != nil {
-			return PullState{}, err
-		}
-		if err := mustName("ClassName", className); err != nil {
-			return PullState{}, err
-		}
-		top, err := s.Class(c.ns, className)
-		if err != nil {
-			return PullState{}, err
-		}
-		keep, err := s.filterOf(c.ns, p, top)
-		if err != nil {
-			return PullState{}, err
-		}
-		sc, err := s.scopeOf(c.ns, top, p)
+		req, err := s.openClass(c.ns, className, p)
 		if err != nil {
 			return PullState{}, err
 		}
 		var run enumRun[*cim.Instance]
-		if sc != nil {
-			run = s.shapeInstances(c.ns, top, o, keep, sc.instances)
-		} else if run, err = s.prepareEnumerateInstances(c.ns, className, o, keep); err != nil {
+		if req.scope != nil {
+			run = s.shapeInstances(c.ns, req.top, o, req.keep, req.scope.instances)
+		} else if run, err = s.prepareEnumerateInstances(c.ns, className, o, req.keep); err != nil {
 			return PullState{}, err
 		}
-		return s.startPull(c, kindInstances, p, timeout,
+		return s.startPull(c, kindInstances, p, req.timeout,
 			pullRun(run, func(i *cim.Instance) pulled { return pulled{inst: i} }),
 			func(x pulled) error { return y(x.inst) })
 	}()
@@ -503,35 +520,20 @@ func (s *Server) OpenEnumerateInstancePaths(ctx context.Context, ns, className s
 	}
 	y := yielder(c, yield)
 	st, err := func() (PullState, error) {
-		timeout, err := s.enums.timeoutOf(p)
-		if err != nil {
-			return PullState{}, err
-		}
-		if err := mustName("ClassName", className); err != nil {
-			return PullState{}, err
-		}
-		top, err := s.Class(c.ns, className)
-		if err != nil {
-			return PullState{}, err
-		}
-		keep, err := s.filterOf(c.ns, p, top)
-		if err != nil {
-			return PullState{}, err
-		}
-		sc, err := s.scopeOf(c.ns, top, p)
+		req, err := s.openClass(c.ns, className, p)
 		if err != nil {
 			return PullState{}, err
 		}
 		var run enumRun[pulled]
 		switch {
-		case sc != nil && keep != nil:
-			irun := s.shapeInstances(c.ns, top, InstanceOptions{DeepInheritance: true}, keep, sc.instances)
+		case req.scope != nil && req.keep != nil:
+			irun := s.shapeInstances(c.ns, req.top, InstanceOptions{DeepInheritance: true}, req.keep, req.scope.instances)
 			run = pullRun(irun, func(i *cim.Instance) pulled { return pulled{path: i.Path} })
-		case sc != nil:
-			run = pullRun(sc.paths, func(p *cim.ObjectPath) pulled { return pulled{path: p} })
-		case keep != nil:
+		case req.scope != nil:
+			run = pullRun(req.scope.paths, func(p *cim.ObjectPath) pulled { return pulled{path: p} })
+		case req.keep != nil:
 			// A filter needs the instances; only their paths are returned.
-			irun, err := s.prepareEnumerateInstances(c.ns, className, InstanceOptions{DeepInheritance: true}, keep)
+			irun, err := s.prepareEnumerateInstances(c.ns, className, InstanceOptions{DeepInheritance: true}, req.keep)
 			if err != nil {
 				return PullState{}, err
 			}
@@ -543,7 +545,7 @@ func (s *Server) OpenEnumerateInstancePaths(ctx context.Context, ns, className s
 			}
 			run = pullRun(prun, func(p *cim.ObjectPath) pulled { return pulled{path: p} })
 		}
-		return s.startPull(c, kindPaths, p, timeout, run, func(x pulled) error { return y(x.path) })
+		return s.startPull(c, kindPaths, p, req.timeout, run, func(x pulled) error { return y(x.path) })
 	}()
 	return st, c.end(err)
 }

@@ -438,10 +438,12 @@ func TestPullLazinessExpiryAndLeaks(t *testing.T) {
 	waitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
 	_, err = e.srv.PullInstancesWithPath(e.ctx, testNS, st.Context, 1, func(*cim.Instance) error { return nil })
 	wantStatus(t, "pull on an expired context", err, cim.ErrInvalidEnumerationContext)
-	// Using a context keeps it alive past its timeout.
-	st, _ = e.srv.OpenEnumerateInstances(e.ctx, testNS, "T_Gen", InstanceOptions{}, OpenOptions{OperationTimeout: timeout(300 * time.Millisecond)}, func(*cim.Instance) error { return nil })
-	for i := 0; i < 6; i++ {
-		time.Sleep(100 * time.Millisecond)
+	// Using a context keeps it alive past its timeout. The gaps between
+	// pulls stay far below the timeout, so a loaded machine cannot
+	// stretch one past it; together they last well beyond it.
+	st, _ = e.srv.OpenEnumerateInstances(e.ctx, testNS, "T_Gen", InstanceOptions{}, OpenOptions{OperationTimeout: timeout(time.Second)}, func(*cim.Instance) error { return nil })
+	for i := 0; i < 12; i++ {
+		time.Sleep(150 * time.Millisecond)
 		if st, err = e.srv.PullInstancesWithPath(e.ctx, testNS, st.Context, 1, func(*cim.Instance) error { return nil }); err != nil {
 			t.Fatalf("pull %d of a context in use: %v", i, err)
 		}

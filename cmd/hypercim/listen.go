@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -52,8 +51,7 @@ type listenOptions struct {
 }
 
 func runListen(env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("listen")
 	var o listenOptions
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:5990", "")
 	fs.StringVar(&o.certFile, "tls-cert", "", "")

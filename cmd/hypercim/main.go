@@ -5,16 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 )
-
-// command is one top-level subcommand of hypercim.
-type command struct {
-	summary string
-	// run executes the subcommand; args excludes the subcommand name.
-	run func(env *cliEnv, args []string) error
-}
 
 // cliEnv carries the process's standard streams, so subcommands never touch
 // os.Stdout directly and tests can drive them in-process.
@@ -32,30 +24,22 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-func commands() map[string]command {
-	return map[string]command{
-		"mof":    {summary: "compile and check MOF files; export a repository as MOF", run: runMOF},
-		"vmdk":   {summary: "create, inspect, check, convert and snapshot VMDK images", run: runVMDK},
-		"vm":     {summary: "run a virtual machine in the foreground", run: runVM},
-		"user":   {summary: "manage the users and rights of a data directory", run: runUser},
-		"listen": {summary: "receive CIM-XML indications and print them as MOF", run: runListen},
+// commands is the table of hypercim's top-level commands.
+func commands() *commandTable {
+	return &commandTable{
+		name:     "hypercim",
+		synopsis: "hypercim <command> [arguments]",
+		heading:  "commands",
+		width:    6,
+		footer:   "\nRun 'hypercim <command> --help' for the arguments of a command.\n",
+		cmds: map[string]subcommand{
+			"mof":    {summary: "compile and check MOF files; export a repository as MOF", run: runMOF},
+			"vmdk":   {summary: "create, inspect, check, convert and snapshot VMDK images", run: runVMDK},
+			"vm":     {summary: "run a virtual machine in the foreground", run: runVM},
+			"user":   {summary: "manage the users and rights of a data directory", run: runUser},
+			"listen": {summary: "receive CIM-XML indications and print them as MOF", run: runListen},
+		},
 	}
-}
-
-func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "usage: hypercim <command> [arguments]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "commands:")
-	names := make([]string, 0, len(cmds))
-	for name := range cmds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		fmt.Fprintf(w, "  %-6s %s\n", name, cmds[name].summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'hypercim <command> --help' for the arguments of a command.")
 }
 
 func main() {
@@ -66,18 +50,17 @@ func main() {
 func run(env *cliEnv, args []string) int {
 	cmds := commands()
 	if len(args) == 0 {
-		usage(env.stderr, cmds)
+		cmds.usage(env.stderr)
 		return 2
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		usage(env.stdout, cmds)
+	if isHelp(args[0]) {
+		cmds.usage(env.stdout)
 		return 0
 	}
-	cmd, ok := cmds[args[0]]
+	cmd, ok := cmds.cmds[args[0]]
 	if !ok {
 		fmt.Fprintf(env.stderr, "hypercim: unknown command %q\n\n", args[0])
-		usage(env.stderr, cmds)
+		cmds.usage(env.stderr)
 		return 2
 	}
 	err := cmd.run(env, args[1:])

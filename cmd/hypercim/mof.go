@@ -15,49 +15,31 @@ import (
 // errMOFHelp ends a mof subcommand successfully after --help.
 var errMOFHelp = errors.New("help shown")
 
-// runMOF dispatches "hypercim mof check|compile ...". Exit status: 0 on
-// success, 1 when the MOF has errors (one file:line:col line each on
+// runMOF dispatches "hypercim mof check|compile|export ...". Exit status:
+// 0 on success, 1 when the MOF has errors (one file:line:col line each on
 // stderr), 2 on a usage error.
 func runMOF(env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		mofUsage(env.stderr)
-		return &exitError{code: 2}
-	}
-	var err error
-	switch args[0] {
-	case "-h", "--help", "help":
-		mofUsage(env.stdout)
-		return nil
-	case "check":
-		err = runMOFCheck(env, args[1:])
-	case "compile":
-		err = runMOFCompile(env, args[1:])
-	case "export":
-		err = runMOFExport(env, args[1:])
-	default:
-		return &exitError{code: 2, msg: fmt.Sprintf("hypercim mof: unknown subcommand %q (see 'hypercim mof --help')", args[0])}
-	}
-	if errors.Is(err, errMOFHelp) {
-		return nil
-	}
-	return err
-}
-
-func mofUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: hypercim mof <subcommand> [options] [FILE...]
-
-subcommands:
-  check    parse and check MOF files (DSP0221) in memory, without a
-           repository; print the number of qualifier types, classes and
-           instances, or one file:line:col line per error
-  compile  compile MOF files into the repository of a data directory
-  export   write the repository of a data directory back as MOF
-
+	t := &commandTable{
+		name:      "hypercim mof",
+		synopsis:  "hypercim mof <subcommand> [options] [FILE...]",
+		heading:   "subcommands",
+		width:     8,
+		helpShown: errMOFHelp,
+		cmds: map[string]subcommand{
+			"check": {"parse and check MOF files (DSP0221) in memory, without a\n" +
+				"repository; print the number of qualifier types, classes and\n" +
+				"instances, or one file:line:col line per error", runMOFCheck},
+			"compile": {"compile MOF files into the repository of a data directory", runMOFCompile},
+			"export":  {"write the repository of a data directory back as MOF", runMOFExport},
+		},
+		footer: `
 #pragma include files are found next to the including file, then in the
 -I directories, and must lie in the directory tree of a file named on the
 command line or of an -I directory (unless --allow-outside-includes). Run 'hypercim mof <subcommand> --help' for its options;
 docs/mof.md describes the compiler.
-`)
+`,
+	}
+	return t.dispatch(env, args)
 }
 
 // mofFlags holds the options both subcommands share.
@@ -78,8 +60,7 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func newMOFFlags(name, usage string) *mofFlags {
-	f := &mofFlags{FlagSet: flag.NewFlagSet("hypercim mof "+name, flag.ContinueOnError), name: name, usage: usage}
-	f.SetOutput(io.Discard)
+	f := &mofFlags{FlagSet: newFlagSet("hypercim mof " + name), name: name, usage: usage}
 	f.StringVar(&f.namespace, "namespace", mof.DefaultNamespace, "namespace for declarations before any #pragma namespace")
 	f.Var(&f.includes, "I", "also look for #pragma include files in `DIR` (repeatable)")
 	f.BoolVar(&f.quiet, "quiet", false, "print only errors (no counts, warnings or progress)")
@@ -91,25 +72,13 @@ func newMOFFlags(name, usage string) *mofFlags {
 
 // parse accepts flags before, between and after the file names.
 func (f *mofFlags) parse(env *cliEnv, args []string) ([]string, error) {
-	var files []string
-	for {
-		if err := f.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				f.printUsage(env.stdout)
-				return nil, errMOFHelp
-			}
-			return nil, f.usageError("%v", err)
-		}
-		args = f.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			files = append(files, args[1:]...)
-			break
-		}
-		files = append(files, args[0])
-		args = args[1:]
+	files, err := parseInterspersed(f.FlagSet, args)
+	if errors.Is(err, flag.ErrHelp) {
+		f.printUsage(env.stdout)
+		return nil, errMOFHelp
+	}
+	if err != nil {
+		return nil, f.usageError("%v", err)
 	}
 	if len(files) == 0 {
 		return nil, f.usageError("no MOF file given")
@@ -119,11 +88,7 @@ func (f *mofFlags) parse(env *cliEnv, args []string) ([]string, error) {
 
 func (f *mofFlags) printUsage(w io.Writer) {
 	fmt.Fprintf(w, "usage: hypercim mof %s %s\n", f.name, f.usage)
-	var opts strings.Builder
-	f.SetOutput(&opts)
-	f.PrintDefaults()
-	f.SetOutput(io.Discard)
-	fmt.Fprintf(w, "\noptions:\n%s", opts.String())
+	fmt.Fprintf(w, "\noptions:\n%s", flagDefaults(f.FlagSet))
 }
 
 func (f *mofFlags) usageError(format string, args ...any) error {

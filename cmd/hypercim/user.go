@@ -45,33 +45,48 @@ func userCommands() map[string]userCommand {
 	}
 }
 
+// userTable is the table of the user subcommands.
+func userTable() *commandTable {
+	t := &commandTable{
+		name:      "hypercim user",
+		synopsis:  "hypercim user <subcommand> [arguments] [--data-dir DIR]",
+		heading:   "subcommands",
+		width:     7,
+		helpShown: errUserHelp,
+		cmds:      map[string]subcommand{},
+		footer: `
+The users live in DIR/users.json (bcrypt hashes, mode 0600). A running
+hypercimd notices changes within a second: no restart is needed.
+Run 'hypercim user <subcommand> --help' for its arguments; docs/auth.md
+describes users, rights and client certificates.
+`,
+	}
+	for name, cmd := range userCommands() {
+		t.cmds[name] = subcommand{summary: cmd.summary, run: func(env *cliEnv, args []string) error {
+			return runUserCommand(env, name, cmd, args)
+		}}
+	}
+	return t
+}
+
 // runUser dispatches "hypercim user ...". Exit status: 0 on success, 1 on
 // an error, 2 on a usage error.
 func runUser(env *cliEnv, args []string) error {
-	cmds := userCommands()
-	if len(args) == 0 {
-		userUsage(env.stderr, cmds)
-		return &exitError{code: 2}
+	if len(args) > 0 && !isHelp(args[0]) {
+		args = subcommandFirst(args)
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		userUsage(env.stdout, cmds)
-		return nil
-	}
-	args = subcommandFirst(args)
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		return &exitError{code: 2, msg: fmt.Sprintf("hypercim user: unknown subcommand %q (see 'hypercim user --help')", args[0])}
-	}
-	f := newUserFlags(args[0], cmd)
-	pos, err := f.parse(env, args[1:])
-	if errors.Is(err, errUserHelp) {
-		return nil
-	}
+	return userTable().dispatch(env, args)
+}
+
+// runUserCommand parses the options and arguments of the user subcommand
+// name and runs it on the store of the data directory.
+func runUserCommand(env *cliEnv, name string, cmd userCommand, args []string) error {
+	f := newUserFlags(name, cmd)
+	pos, err := f.parse(env, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != cmd.nargs && !(args[0] == "cert" && len(pos) == 3) {
+	if len(pos) != cmd.nargs && !(name == "cert" && len(pos) == 3) {
 		return f.usageError("expected %s", strings.TrimSpace(cmd.args))
 	}
 	s, err := auth.Open(f.dataDir, nil)
@@ -98,26 +113,6 @@ func subcommandFirst(args []string) []string {
 	return append(append([]string{args[0]}, args[1:]...), lead...)
 }
 
-func userUsage(w io.Writer, cmds map[string]userCommand) {
-	fmt.Fprintln(w, "usage: hypercim user <subcommand> [arguments] [--data-dir DIR]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "subcommands:")
-	names := make([]string, 0, len(cmds))
-	for name := range cmds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		fmt.Fprintf(w, "  %-7s %s\n", name, cmds[name].summary)
-	}
-	fmt.Fprint(w, `
-The users live in DIR/users.json (bcrypt hashes, mode 0600). A running
-hypercimd notices changes within a second: no restart is needed.
-Run 'hypercim user <subcommand> --help' for its arguments; docs/auth.md
-describes users, rights and client certificates.
-`)
-}
-
 // userFlags are the options of the user subcommands.
 type userFlags struct {
 	*flag.FlagSet
@@ -130,8 +125,7 @@ type userFlags struct {
 }
 
 func newUserFlags(name string, cmd userCommand) *userFlags {
-	f := &userFlags{FlagSet: flag.NewFlagSet("hypercim user "+name, flag.ContinueOnError), name: name, cmd: cmd}
-	f.SetOutput(io.Discard)
+	f := &userFlags{FlagSet: newFlagSet("hypercim user " + name), name: name, cmd: cmd}
 	f.StringVar(&f.dataDir, "data-dir", userDefaultDataDir, "data directory holding the users file (`DIR`)")
 	switch name {
 	case "add":
@@ -145,34 +139,20 @@ func newUserFlags(name string, cmd userCommand) *userFlags {
 
 // parse accepts options before, between and after the arguments.
 func (f *userFlags) parse(env *cliEnv, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := f.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				f.printUsage(env.stdout)
-				return nil, errUserHelp
-			}
-			return nil, f.usageError("%v", err)
-		}
-		args = f.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := parseInterspersed(f.FlagSet, args)
+	if errors.Is(err, flag.ErrHelp) {
+		f.printUsage(env.stdout)
+		return nil, errUserHelp
 	}
+	if err != nil {
+		return nil, f.usageError("%v", err)
+	}
+	return pos, nil
 }
 
 func (f *userFlags) printUsage(w io.Writer) {
 	fmt.Fprintf(w, "usage: hypercim user %s %s [--data-dir DIR]\n\n%s\n", f.name, f.cmd.args, f.cmd.summary)
-	var opts strings.Builder
-	f.SetOutput(&opts)
-	f.PrintDefaults()
-	f.SetOutput(io.Discard)
-	fmt.Fprintf(w, "\noptions:\n%s", opts.String())
+	fmt.Fprintf(w, "\noptions:\n%s", flagDefaults(f.FlagSet))
 }
 
 func (f *userFlags) usageError(format string, args ...any) error {

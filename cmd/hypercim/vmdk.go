@@ -2,32 +2,34 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/hypercim/hypercim/vmdk"
 )
 
-type vmdkCommand struct {
-	summary string
-	run     func(env *cliEnv, args []string) error
-}
-
-func vmdkCommands() map[string]vmdkCommand {
-	return map[string]vmdkCommand{
-		"create":   {"create an empty image or a delta", runVMDKCreate},
-		"info":     {"describe an image (--json for JSON)", runVMDKInfo},
-		"check":    {"check an image; --repair fixes it (exit 0 clean, 1 problems, 2 could not check)", runVMDKCheck},
-		"convert":  {"copy between raw, qcow2 (read) and every writable VMDK variant", runVMDKConvert},
-		"resize":   {"grow an image", runVMDKResize},
-		"snapshot": {"create a delta (child) of an image", runVMDKSnapshot},
-		"commit":   {"write a delta into its parent", runVMDKCommit},
-		"rebase":   {"move a delta onto another parent", runVMDKRebase},
-		"map":      {"list allocated and zero ranges", runVMDKMap},
-		"bench":    {"measure write, read and convert speed against raw and qemu-img", runVMDKBench},
+// vmdkCommands is the table of the vmdk subcommands.
+func vmdkCommands() *commandTable {
+	return &commandTable{
+		name:      "hypercim vmdk",
+		synopsis:  "hypercim vmdk <subcommand> [options] [arguments]",
+		heading:   "subcommands",
+		width:     9,
+		footer:    "\nRun 'hypercim vmdk <subcommand> --help' for its options. Sizes take K, M, G, T suffixes (powers of 1024).\n",
+		helpShown: errVMDKHelp,
+		cmds: map[string]subcommand{
+			"create":   {"create an empty image or a delta", runVMDKCreate},
+			"info":     {"describe an image (--json for JSON)", runVMDKInfo},
+			"check":    {"check an image; --repair fixes it (exit 0 clean, 1 problems, 2 could not check)", runVMDKCheck},
+			"convert":  {"copy between raw, qcow2 (read) and every writable VMDK variant", runVMDKConvert},
+			"resize":   {"grow an image", runVMDKResize},
+			"snapshot": {"create a delta (child) of an image", runVMDKSnapshot},
+			"commit":   {"write a delta into its parent", runVMDKCommit},
+			"rebase":   {"move a delta onto another parent", runVMDKRebase},
+			"map":      {"list allocated and zero ranges", runVMDKMap},
+			"bench":    {"measure write, read and convert speed against raw and qemu-img", runVMDKBench},
+		},
 	}
 }
 
@@ -39,41 +41,7 @@ func runVMDK(env *cliEnv, args []string) (err error) {
 			err = &exitError{code: 70, msg: fmt.Sprintf("hypercim vmdk: internal error: %v (please report this)", r)}
 		}
 	}()
-	cmds := vmdkCommands()
-	if len(args) == 0 {
-		vmdkUsage(env.stderr, cmds)
-		return &exitError{code: 2}
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		vmdkUsage(env.stdout, cmds)
-		return nil
-	}
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		return &exitError{code: 2, msg: fmt.Sprintf("hypercim vmdk: unknown subcommand %q (see 'hypercim vmdk --help')", args[0])}
-	}
-	err = cmd.run(env, args[1:])
-	if errors.Is(err, errVMDKHelp) {
-		return nil
-	}
-	return err
-}
-
-func vmdkUsage(w io.Writer, cmds map[string]vmdkCommand) {
-	fmt.Fprintln(w, "usage: hypercim vmdk <subcommand> [options] [arguments]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "subcommands:")
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'hypercim vmdk <subcommand> --help' for its options. Sizes take K, M, G, T suffixes (powers of 1024).")
+	return vmdkCommands().dispatch(env, args)
 }
 
 func runVMDKCreate(env *cliEnv, args []string) error {

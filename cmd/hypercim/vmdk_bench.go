@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hypercim/hypercim/vmdk"
@@ -20,7 +23,9 @@ import (
 //     same bytes written to a raw file, and vs qemu-img bench -w;
 //   - random 4 KiB reads of allocated data vs the raw file;
 //   - convert of compressible raw data to streamOptimized vs qemu-img
-//     convert.
+//     convert, at each of our compression levels, with output sizes;
+//   - convert of that streamOptimized image back to raw (decompression)
+//     vs qemu-img convert.
 //
 // Every timing includes the final flush to stable storage.
 func runVMDKBench(env *cliEnv, args []string) error {
@@ -30,6 +35,8 @@ func runVMDKBench(env *cliEnv, args []string) error {
 	blockStr := f.String("block", "64K", "write size of the sequential write test")
 	reads := f.Int("reads", 200000, "number of random 4 KiB reads")
 	qemu := f.Bool("qemu", true, "also run qemu-img for the baselines (skipped when qemu-img is missing)")
+	levels := f.String("levels", "fast,default,best,6", "comma-separated --compression values of the streamOptimized convert test (best is slow: level 9)")
+	rounds := f.Int("rounds", 3, "rounds of the convert tests (median; a best level runs once)")
 	bar := vmdkProgressFlags(f)
 	if _, err := f.parse(args, 0, 0); err != nil {
 		return err
@@ -49,7 +56,18 @@ func runVMDKBench(env *cliEnv, args []string) error {
 		}
 		defer os.RemoveAll(work)
 	}
-	b := &vmdkBench{env: env, dir: work, size: size, block: block, bar: bar}
+	if *rounds < 1 {
+		return f.usageError("--rounds must be at least 1")
+	}
+	var comps []vmdk.Compression
+	for _, l := range strings.Split(*levels, ",") {
+		c := vmdk.Compression(strings.TrimSpace(l))
+		if _, err := c.Level(); err != nil || c == "" {
+			return f.usageError("--levels: %q is not a compression (fast, default, best or 1-9)", l)
+		}
+		comps = append(comps, c)
+	}
+	b := &vmdkBench{env: env, dir: work, size: size, block: block, bar: bar, levels: comps, rounds: *rounds}
 	if *qemu {
 		if _, err := exec.LookPath("qemu-img"); err != nil {
 			fmt.Fprintln(env.stdout, "qemu-img not found: qemu baselines skipped")
@@ -63,18 +81,20 @@ func runVMDKBench(env *cliEnv, args []string) error {
 }
 
 type vmdkBench struct {
-	env   *cliEnv
-	dir   string
-	size  int64
-	block int64
-	bar   func(string) *vmdkProgress
+	env    *cliEnv
+	dir    string
+	size   int64
+	block  int64
+	bar    func(string) *vmdkProgress
+	levels []vmdk.Compression // of the convert test
+	rounds int                // of the convert tests
 }
 
 func (b *vmdkBench) path(name string) string { return filepath.Join(b.dir, name) }
 
 func (b *vmdkBench) run(qemu bool, reads int) error {
 	defer func() {
-		for _, f := range []string{"seq.raw", "seq.vmdk", "src.raw", "ours-stream.vmdk", "qemu-stream.vmdk"} {
+		for _, f := range []string{"seq.raw", "seq.vmdk", "src.raw", "ours-stream.vmdk", "qemu-stream.vmdk", "read.vmdk", "back.raw"} {
 			os.Remove(b.path(f))
 		}
 	}()
@@ -121,75 +141,202 @@ func (b *vmdkBench) run(qemu bool, reads int) error {
 	b.line("hypercim monolithicSparse", oursR, int64(reads)*4096)
 	fmt.Fprintf(w, "  ratio vmdk/raw throughput: %.2fx (target >= 0.90x)\n", rawR.Seconds()/oursR.Seconds())
 
-	fmt.Fprintf(w, "convert raw -> streamOptimized, %s of compressible data:\n", formatVMDKSize(b.size))
 	if err := b.makeCompressible(b.path("src.raw")); err != nil {
 		return err
 	}
-	// Ours at its default level and at zlib's default level, which
-	// qemu-img uses: the speed ratio is only fair with the sizes beside it.
-	type result struct {
-		what string
-		took time.Duration
-		size int64
+	if err := b.convertToStream(qemu); err != nil {
+		return err
 	}
-	var converts []result
-	for _, c := range []vmdk.Compression{vmdk.CompressionFast, vmdk.CompressionDefault} {
-		took, size, err := b.convertOurs(c)
-		if err != nil {
-			return err
-		}
-		converts = append(converts, result{"--compression " + string(c), took, size})
-		b.convertLine("hypercim, --compression "+string(c), took, size)
-	}
-	if qemu {
-		start := time.Now()
-		out, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized",
-			b.path("src.raw"), b.path("qemu-stream.vmdk")).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("qemu-img convert: %w: %s", err, out)
-		}
-		syncFile(b.path("qemu-stream.vmdk"))
-		q := time.Since(start)
-		st, err := os.Stat(b.path("qemu-stream.vmdk"))
-		if err != nil {
-			return err
-		}
-		b.convertLine("qemu-img convert (zlib level 6)", q, st.Size())
-		for i, r := range converts {
-			target := ""
-			if i == 0 {
-				target = " (target >= 2x)"
+	return b.convertFromStream(qemu)
+}
+
+// convertRun is one convert measured: elapsed time, CPU time (user and
+// system, every thread) and output size.
+type convertRun struct {
+	took, cpu time.Duration
+	size      int64
+}
+
+// convertToStream converts src.raw to streamOptimized at each level and
+// with qemu-img, in rounds that alternate them (median of each), and
+// prints every result with its speed and size ratios against qemu-img.
+// The speed ratio only means something next to the size ratio (a lower
+// level is faster and larger), and the elapsed ratio only on free cores:
+// the CPU-time ratio is printed too, as the part that does not depend on
+// the machine's load.
+func (b *vmdkBench) convertToStream(qemu bool) error {
+	w := b.env.stdout
+	fmt.Fprintf(w, "convert raw -> streamOptimized, %s of compressible data (median of %d rounds, flush included):\n", formatVMDKSize(b.size), b.rounds)
+	runs := map[vmdk.Compression][]convertRun{}
+	var qemuRuns []convertRun
+	for round := range b.rounds {
+		for _, c := range b.levels {
+			if lvl, _ := c.Level(); lvl == 9 && round > 0 {
+				continue // level 9 is slow; one round says enough
 			}
-			fmt.Fprintf(w, "  ratio hypercim/qemu-img speed, %s: %.2fx, output %s vs %s%s\n",
-				r.what, q.Seconds()/r.took.Seconds(), formatVMDKSize(r.size), formatVMDKSize(st.Size()), target)
+			dst := b.path("ours-stream.vmdk")
+			r, err := b.convertOurs(dst, vmdk.ConvertOptions{Subformat: vmdk.StreamOptimized, Compression: c})
+			if err != nil {
+				return err
+			}
+			runs[c] = append(runs[c], r)
+		}
+		if qemu {
+			r, err := b.convertQemu("-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", b.path("src.raw"), b.path("qemu-stream.vmdk"))
+			if err != nil {
+				return err
+			}
+			qemuRuns = append(qemuRuns, r)
+		}
+	}
+	var q convertRun
+	if qemu {
+		q = medianRun(qemuRuns)
+		b.convertLine("qemu-img convert (zlib level 6)", q, q)
+	}
+	for _, c := range b.levels {
+		what := "hypercim, --compression " + string(c)
+		if lvl, _ := c.Level(); strconv.Itoa(lvl) != string(c) {
+			what += fmt.Sprintf(" (level %d)", lvl)
+		}
+		b.convertLine(what, medianRun(runs[c]), q)
+	}
+	if !qemu {
+		return nil
+	}
+	summary := func(label string, c vmdk.Compression) {
+		r := medianRun(runs[c])
+		fmt.Fprintf(w, "  %s: %.2fx qemu-img's speed (%.2fx its CPU efficiency), for %.2fx its output\n",
+			label, q.took.Seconds()/r.took.Seconds(), q.cpu.Seconds()/r.cpu.Seconds(), float64(r.size)/float64(q.size))
+	}
+	if _, ok := runs[vmdk.CompressionDefault]; ok {
+		summary("ratio hypercim/qemu-img, --compression default (target >= 2x)", vmdk.CompressionDefault)
+	}
+	for _, c := range b.levels {
+		if lvl, _ := c.Level(); lvl == 6 {
+			summary("ratio at equal zlib level 6, --compression "+string(c), c)
+			break
 		}
 	}
 	return nil
 }
 
-// convertOurs times a convert of src.raw to streamOptimized at compression
-// c (the flush to stable storage included) and returns the output's size.
-func (b *vmdkBench) convertOurs(c vmdk.Compression) (time.Duration, int64, error) {
-	dst := b.path("ours-stream.vmdk")
+// convertFromStream converts an image written at the default level back
+// to raw, with hypercim and with qemu-img reading the same file,
+// alternating rounds (median of each).
+func (b *vmdkBench) convertFromStream(qemu bool) error {
+	w := b.env.stdout
+	src := b.path("read.vmdk")
+	os.Remove(src)
+	if err := vmdk.Convert(b.path("src.raw"), src, vmdk.ConvertOptions{Subformat: vmdk.StreamOptimized, Compression: vmdk.CompressionDefault}); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "convert streamOptimized (written at --compression default) -> raw, %s (median of %d rounds, flush included):\n", formatVMDKSize(b.size), b.rounds)
+	var ours, theirs []convertRun
+	dst := b.path("back.raw")
+	for range b.rounds {
+		if qemu {
+			r, err := b.convertQemu("-f", "vmdk", "-O", "raw", src, dst)
+			if err != nil {
+				return err
+			}
+			theirs = append(theirs, r)
+		}
+		r, err := b.convertOurs(dst, vmdk.ConvertOptions{DstFormat: vmdk.FormatRaw})
+		if err != nil {
+			return err
+		}
+		ours = append(ours, r)
+	}
+	var q convertRun
+	if qemu {
+		q = medianRun(theirs)
+		b.convertLine("qemu-img convert -O raw", q, q)
+	}
+	o := medianRun(ours)
+	b.convertLine("hypercim convert to raw", o, q)
+	if qemu {
+		fmt.Fprintf(w, "  ratio hypercim/qemu-img, reading streamOptimized: %.2fx qemu-img's speed (%.2fx its CPU efficiency)\n",
+			q.took.Seconds()/o.took.Seconds(), q.cpu.Seconds()/o.cpu.Seconds())
+	}
+	return nil
+}
+
+func medianRun(rs []convertRun) convertRun {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b convertRun) int { return cmp.Compare(a.took, b.took) })
+	return s[len(s)/2]
+}
+
+// convertOurs times a convert of src.raw (or of the source opts names) to
+// a new dst, the flush to stable storage included.
+func (b *vmdkBench) convertOurs(dst string, opts vmdk.ConvertOptions) (convertRun, error) {
+	src := b.path("src.raw")
+	if opts.DstFormat == vmdk.FormatRaw {
+		src = b.path("read.vmdk")
+	}
+	os.Remove(dst)
+	syncAll()
+	label := "convert " + string(opts.Compression)
+	if opts.Compression == "" {
+		label = "convert to raw"
+	}
+	p := b.bar(label)
+	opts.Progress = p.fn()
+	cpu0 := selfCPU()
+	start := time.Now()
+	err := vmdk.Convert(src, dst, opts)
+	took, cpu := time.Since(start), selfCPU()-cpu0
+	p.done()
+	if err != nil {
+		return convertRun{}, err
+	}
+	st, err := os.Stat(dst)
+	if err != nil {
+		return convertRun{}, err
+	}
+	return convertRun{took, cpu, st.Size()}, nil
+}
+
+// selfCPU is the CPU time this process used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// convertQemu times "qemu-img convert args" whose last argument is the
+// destination, replaced first, and flushed after.
+func (b *vmdkBench) convertQemu(args ...string) (convertRun, error) {
+	dst := args[len(args)-1]
 	os.Remove(dst)
 	syncAll()
 	start := time.Now()
-	p := b.bar("convert " + string(c))
-	err := vmdk.Convert(b.path("src.raw"), dst, vmdk.ConvertOptions{Subformat: vmdk.StreamOptimized, Compression: c, Progress: p.fn()})
-	p.done()
+	cmd := exec.Command("qemu-img", append([]string{"convert"}, args...)...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, 0, err
+		return convertRun{}, fmt.Errorf("qemu-img convert: %w: %s", err, out)
 	}
+	syncFile(dst)
 	took := time.Since(start)
 	st, err := os.Stat(dst)
 	if err != nil {
-		return 0, 0, err
+		return convertRun{}, err
 	}
-	return took, st.Size(), nil
+	return convertRun{took, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), st.Size()}, nil
 }
 
-func (b *vmdkBench) convertLine(what string, d time.Duration, out int64) {
-	fmt.Fprintf(b.env.stdout, "  %-34s %8.3f s  %9.1f MiB/s  output %s\n", what, d.Seconds(), float64(b.size)/(1<<20)/d.Seconds(), formatVMDKSize(out))
+// convertLine prints a convert result, with its ratios against q when q
+// was measured.
+func (b *vmdkBench) convertLine(what string, r, q convertRun) {
+	fmt.Fprintf(b.env.stdout, "  %-43s %8.3f s  %7.1f MiB/s  cpu %7.3f s  output %-9s", what, r.took.Seconds(),
+		float64(b.size)/(1<<20)/r.took.Seconds(), r.cpu.Seconds(), formatVMDKSize(r.size))
+	if q.took > 0 {
+		fmt.Fprintf(b.env.stdout, "  %5.2fx qemu-img's speed, %4.2fx its size", q.took.Seconds()/r.took.Seconds(), float64(r.size)/float64(q.size))
+	}
+	fmt.Fprintln(b.env.stdout)
 }
 
 func (b *vmdkBench) line(what string, d time.Duration, bytes int64) {

@@ -149,7 +149,7 @@ func parseConfig(args []string, stdout io.Writer) (*config, error) {
 			usage(stdout, fs)
 			return nil, errHelp
 		}
-		return nil, fmt.Errorf("%v (see hypercimd --help)", err)
+		return nil, fmt.Errorf("%w (see hypercimd --help)", err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (see hypercimd --help)", fs.Arg(0))
@@ -200,7 +200,7 @@ func applyConfigFile(fs *flag.FlagSet, path string, skip map[string]bool) error 
 			continue
 		}
 		if err := fs.Set(key, value); err != nil {
-			return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
+			return fmt.Errorf("%s:%d: %s: %w", path, line, key, err)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -217,7 +217,7 @@ func (c *config) validate() error {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
 	if _, err := logrus.ParseLevel(c.logLevel); err != nil {
-		return fmt.Errorf("--log-level: %v", err)
+		return fmt.Errorf("--log-level: %w", err)
 	}
 	if c.cimxmlHTTP == "" && c.cimxmlHTTPS == "" && c.wsman.httpAddr == "" && c.wsman.httpsAddr == "" {
 		return errors.New("every listen address (--cimxml-http, --cimxml-https, --wsman-http, --wsman-https) is empty: nothing to serve")
@@ -250,7 +250,7 @@ func (c *config) loopbackOnly() error {
 		}
 		host, port, err := net.SplitHostPort(*l.addr)
 		if err != nil {
-			return fmt.Errorf("--%s %q: %v (want HOST:PORT)", l.flag, *l.addr, err)
+			return fmt.Errorf("--%s %q: %w (want HOST:PORT)", l.flag, *l.addr, err)
 		}
 		if isLoopbackHost(host) {
 			continue

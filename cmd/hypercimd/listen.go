@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 )
 
@@ -36,7 +37,7 @@ type endpoint struct {
 	// protocols and paths name what the endpoint serves, in step.
 	protocols []string
 	paths     []string
-	mux       *http.ServeMux
+	router    *mux.Router
 	ln        net.Listener
 	srv       *http.Server
 }
@@ -67,14 +68,15 @@ func buildEndpoints(protocols []protocol) ([]*endpoint, error) {
 		}
 		e := byAddr[addr]
 		if e == nil {
-			e = &endpoint{addr: addr, tls: useTLS, mux: http.NewServeMux()}
+			e = &endpoint{addr: addr, tls: useTLS, router: mux.NewRouter()}
+			e.router.NotFoundHandler = notServed(e)
 			byAddr[addr] = e
 			order = append(order, e)
 		}
 		if e.tls != useTLS {
 			return fmt.Errorf("address %s is configured both with and without TLS", addr)
 		}
-		e.mux.Handle(p.path, p.handler)
+		e.router.Handle(p.path, p.handler)
 		e.protocols = append(e.protocols, p.name)
 		e.paths = append(e.paths, p.path)
 		return nil
@@ -88,6 +90,23 @@ func buildEndpoints(protocols []protocol) ([]*endpoint, error) {
 		}
 	}
 	return order, nil
+}
+
+// notServed answers a request for a path the endpoint does not serve
+// with 404 and the paths it does, so a client configured with the wrong
+// path (SFCB and OpenPegasus also answer on "/", WinRM on "/wsman/") is
+// told what to use instead.
+func notServed(e *endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var served []string
+		for i, p := range e.paths {
+			served = append(served, fmt.Sprintf("%s at %s", e.protocols[i], p))
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, "hypercimd: nothing is served at %q; this address serves %s\n", r.URL.Path, strings.Join(served, " and "))
+	})
 }
 
 // needsTLS reports whether any endpoint serves HTTPS.
@@ -117,7 +136,7 @@ func listen(eps []*endpoint, tlsConfig *tls.Config, to timeouts, logger *logrus.
 		}
 		e.ln = ln
 		e.srv = &http.Server{
-			Handler:           e.mux,
+			Handler:           e.router,
 			ReadHeaderTimeout: to.readHeader,
 			ReadTimeout:       to.read,
 			IdleTimeout:       to.idle,

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,6 +194,36 @@ func TestBuildEndpoints(t *testing.T) {
 		{name: "B", path: "/b", handler: h, httpsAddr: "127.0.0.1:1"},
 	}); err == nil {
 		t.Error("one address with and without TLS was accepted")
+	}
+}
+
+func TestEndpointRouting(t *testing.T) {
+	answer := func(text string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, text) })
+	}
+	eps, err := buildEndpoints([]protocol{
+		{name: "CIM-XML", path: "/cimom", handler: answer("cimxml"), httpAddr: "127.0.0.1:1"},
+		{name: "WS-Management", path: "/wsman", handler: answer("wsman"), httpAddr: "127.0.0.1:1"},
+	})
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("endpoints %+v, %v", eps, err)
+	}
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"POST", "/cimom", 200, "cimxml"},
+		{"M-POST", "/cimom", 200, "cimxml"},
+		{"POST", "/wsman", 200, "wsman"},
+		{"POST", "/", 404, `nothing is served at "/"; this address serves CIM-XML at /cimom and WS-Management at /wsman`},
+		{"POST", "/cimom/x", 404, "CIM-XML at /cimom"},
+	} {
+		rec := httptest.NewRecorder()
+		eps[0].router.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.body) {
+			t.Errorf("%s %s: %d %q, want %d with %q", c.method, c.path, rec.Code, rec.Body, c.status, c.body)
+		}
 	}
 }
 

@@ -38,6 +38,8 @@ const (
 	fixtureUser, fixturePass = "user", "pass"
 	adminUser, adminPass     = "tester", "testpass"
 	certUser                 = "certuser"
+	// readerUser may only read root/cimv2.
+	readerUser, readerPass = "reader", "readpass"
 )
 
 // genCount and genPayload size the test provider's T_Gen instances: 100,000
@@ -173,6 +175,12 @@ func (s *server) addUsers() error {
 		if err := users.Grant(fixtureUser, ns, auth.RightWrite); err != nil {
 			return err
 		}
+	}
+	if err := users.AddUser(readerUser, readerPass, auth.UserOptions{}); err != nil {
+		return err
+	}
+	if err := users.Grant(readerUser, "root/cimv2", auth.RightRead); err != nil {
+		return err
 	}
 	if err := users.AddUser(certUser, "unused-password-of-certuser", auth.UserOptions{}); err != nil {
 		return err

@@ -204,6 +204,30 @@ func TestWbemcliWrites(t *testing.T) {
 // (it reads any element whose name begins with VALUE as VALUE) and fails
 // after the method has run. docs/cimxml.md says so, and that cmx reads it:
 // this pins both, and that the method ran once.
+// TestWbemcliAccessDenied: a user granted only read on root/cimv2 ('user
+// grant reader root/cimv2 read') reads with gi and ei, but wbemcli's ci and
+// mi (which read the class or instance first, then write) and di get
+// CIM_ERR_ACCESS_DENIED, and nothing changes; other namespaces are closed
+// to it.
+func TestWbemcliAccessDenied(t *testing.T) {
+	reader := target{name: "read-only user", scheme: "http", addr: srv.httpAddr, user: readerUser + ":" + readerPass}
+	foo := `{H}/root/cimv2:CIM_Foo.Name="abc" Caption=,Description=,ElementName=,Name="abc",Arr=1,2,Nul=,Num=1,B=TRUE,When=,SArr="x","y z"` + "\n"
+	reader.run(t, []wbemcliCase{
+		{args: `gi {U}/root/cimv2:CIM_Foo.Name="abc"`, stdout: foo},
+		{args: `ei {U}/root/cimv2:CIM_Foo`, stdout: foo},
+		{args: `ci {U}/root/cimv2:CIM_Foo.Name="denied" Name="denied",Num=3`, code: 16, errText: "Cim: (2) CIM_ERR_ACCESS_DENIED: "},
+		{args: `mi {U}/root/cimv2:CIM_Foo.Name="abc" Num=99`, code: 16, errText: "Cim: (2) CIM_ERR_ACCESS_DENIED: "},
+		{args: `di {U}/root/cimv2:CIM_Foo.Name="abc"`, code: 16, errText: "Cim: (2) CIM_ERR_ACCESS_DENIED: "},
+		{args: `ei {U}/root/test:T_Dynamic`, code: 16, errText: "Cim: (2) CIM_ERR_ACCESS_DENIED: "},
+	})
+	// The refused writes left the data as it was.
+	admin := target{name: "admin", scheme: "http", addr: srv.httpAddr, user: adminUser + ":" + adminPass}
+	admin.run(t, []wbemcliCase{
+		{args: `gi {U}/root/cimv2:CIM_Foo.Name="abc"`, stdout: foo},
+		{args: `gi {U}/root/cimv2:CIM_Foo.Name="denied"`, code: 16, errText: "Cim: (6) CIM_ERR_NOT_FOUND: "},
+	})
+}
+
 func TestWbemcliReferenceArrayOutput(t *testing.T) {
 	tg := target{name: "http", scheme: "http", addr: srv.httpAddr, user: adminUser + ":" + adminPass}
 	ref := func(id string) string {

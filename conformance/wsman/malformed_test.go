@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -165,29 +164,8 @@ func TestLimitsAndExpiry(t *testing.T) {
 // for writes and in root/interop, as on CIM-XML.
 func TestRightsPerNamespace(t *testing.T) {
 	s := startServer(t, "testdata/wsmt.mof")
-	user := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(bins.hypercim, append([]string{"user"}, append(args, "--data-dir", s.dataDir)...)...)
-		cmd.Stdin = strings.NewReader("reader-pass\n")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("hypercim user %v: %v\n%s", args, err, out)
-		}
-	}
-	user("add", "reader")
-	user("grant", "reader", "root/virt", "read")
+	addUser(t, s, "reader", "reader-pass", nil, "root/virt", "read")
 	get := soap(actGet, dmtfPrefix+"WSMT_Widget", selectorSet("InstanceID", "w1"), "")
-	// The daemon rereads the users file within a second.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st, _ := s.postAs(t, get, "reader", "reader-pass")
-		if st == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the new user cannot read root/virt: %d", st)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 	put := soap("http://schemas.xmlsoap.org/ws/2004/09/transfer/Put", dmtfPrefix+"WSMT_Widget", selectorSet("InstanceID", "w1"),
 		`<p:WSMT_Widget xmlns:p="`+dmtfPrefix+`WSMT_Widget"><p:State>9</p:State></p:WSMT_Widget>`)
 	if st, raw := s.postAs(t, put, "reader", "reader-pass"); outcome(t, st, raw) != "400 wsman:AccessDenied" {

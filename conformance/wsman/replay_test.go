@@ -43,7 +43,9 @@ func captureDirs(t *testing.T) []string {
 // directory, as the client sent them; a Pull's context is the one the
 // preceding Enumerate returned. The captured data (CIM_ComputerSystem
 // "host1" in root/virt) is in testdata/wsmt.mof; root/cimv2 does not exist
-// here, and neither do the AMT classes.
+// here, and neither do the AMT classes. The wsmancli2 captures are the
+// CLI's first tries, without credentials: TestReplayWithCredentialsAndData
+// resends them as the CLI does after the 401.
 var replayExpect = map[string]string{
 	// wsl: preemptive Basic; bare-UUID MessageIDs.
 	"wsl/01_IDENTIFY.txt":                 "200 IdentifyResponse",
@@ -94,7 +96,9 @@ var replayExpect = map[string]string{
 	"wsmancli2/09_Pull.txt":               "401",
 	"wsmancli2/10_Pull.txt":               "401",
 	// AMT builder output: default-namespace envelopes, small-integer
-	// MessageIDs, relative wsa:To; Intel's classes do not exist here.
+	// MessageIDs, relative wsa:To; neither Intel's classes nor the DMTF
+	// ones it addresses exist here (TestReplayWithCredentialsAndData
+	// replays them with the DMTF ones present).
 	"amt-msgs/amt_AlarmClockService_AddAlarm.xml":                     "400 wsa:DestinationUnreachable InvalidResourceURI",
 	"amt-msgs/amt_AuditLog_ReadRecords.xml":                           "400 wsa:DestinationUnreachable InvalidResourceURI",
 	"amt-msgs/amt_EthernetPortSettings_Enumerate.xml":                 "400 wsa:DestinationUnreachable InvalidResourceURI",

@@ -22,8 +22,9 @@ var ansiColour = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 // runWSL runs a wsl command (Debian wsl 0.2.1) against s, configured as
 // its README says: endpoint and credentials in the environment, plain
-// HTTP, no history, a private HOME (wsl writes ~/.wsl-config) and working
-// directory (it writes request-N.xml and response-N.xml there). Class
+// HTTP (runWSLAt: or HTTPS), no history, a private HOME (wsl writes
+// ~/.wsl-config) and working directory (it writes request-N.xml and
+// response-N.xml there). Class
 // names without a slash and not starting with CIM_ get the prefix
 // WSDEFAULTSCHEMA, here hypercim's vendor prefix.
 func runWSL(t *testing.T, s *server, args ...string) wslResult {
@@ -32,19 +33,41 @@ func runWSL(t *testing.T, s *server, args ...string) wslResult {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runWSLAt(t, s, wslEndpoint{host: u.Host}, args...)
+}
+
+// wslEndpoint is where wsl connects: host:port, over HTTPS when caCert
+// names the server's certificate (wsl passes <endpoint>.crt in its
+// working directory to curl as --cacert), else plain HTTP.
+type wslEndpoint struct {
+	host, caCert string
+}
+
+func runWSLAt(t *testing.T, s *server, ep wslEndpoint, args ...string) wslResult {
+	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = dir
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),
-		"WSENDPOINT=" + u.Host,
+		"WSENDPOINT=" + ep.host,
 		"WSUSER=" + s.user,
 		"WSPASS=" + s.password,
-		"WSNOSSL=true",
 		"KEEPHISTORY=0",
 		"WSAUTOMATED=1",
 		"WSDEFAULTSCHEMA=schemas.hypercim.org",
+	}
+	if ep.caCert == "" {
+		cmd.Env = append(cmd.Env, "WSNOSSL=true")
+	} else {
+		pem, err := os.ReadFile(ep.caCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ep.host+".crt"), pem, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out, err := cmd.CombinedOutput()
 	r := wslResult{out: ansiColour.ReplaceAllString(string(out), "")}

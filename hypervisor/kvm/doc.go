@@ -15,7 +15,9 @@
 // The boot package lays out Linux bzImages, ELF vmlinux (entered in 64-bit
 // mode, or through its PVH note with Options.BootPVH) and hypercim's test
 // guest: boot_params with an E820 map, command line, initrd, MP table,
-// identity page tables and GDT.
+// identity page tables and GDT. A machine with BootSource.Firmware boots
+// instead through hypercim's paravirtual BIOS (package bios), which loads
+// the first disk's boot sector and serves int 10h/13h/15h/16h/1Ah.
 //
 // Machine state changes are Events; guest misbehaviour a device survives
 // (bad virtqueue descriptors, unknown ports, unmapped MMIO) is an

@@ -3,10 +3,12 @@ package kvm
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 
 	"github.com/hypercim/hypercim/hypervisor"
+	"github.com/hypercim/hypercim/hypervisor/kvm/bios"
 	"github.com/hypercim/hypercim/hypervisor/kvm/boot"
 )
 
@@ -77,7 +79,29 @@ func (e *Engine) validate(cfg hypervisor.Config) error {
 			return err
 		}
 	}
+	if cfg.Boot.Firmware {
+		if _, err := e.firmware(); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// firmware reads and checks the BIOS image; it is read at every boot, so
+// a rebuilt image takes effect on the next start.
+func (e *Engine) firmware() ([]byte, error) {
+	path := e.opts.Firmware
+	if path == "" {
+		return nil, fmt.Errorf("%w: firmware boot: the BIOS image %s cannot be located (set kvm.Options.Firmware)", hypervisor.ErrUnavailable, FirmwareName)
+	}
+	img, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: firmware boot needs hypercim's BIOS image: %w (build it with `make build`, or name it with kvm.Options.Firmware / hypercim vm run --bios)", hypervisor.ErrUnavailable, err)
+	}
+	if err := bios.CheckImage(img); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", hypervisor.ErrUnavailable, path, err)
+	}
+	return img, nil
 }
 
 // Define implements hypervisor.Engine.

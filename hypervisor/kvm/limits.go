@@ -52,8 +52,10 @@ func setNice(tid, nice int) error {
 	return nil
 }
 
-// applyLimits makes the run's vCPUs follow l; the cap takes effect at
-// each vCPU's next exit, the weight at once.
+// applyLimits makes the run's vCPUs follow l at once: the weight is their
+// threads' nice level, and a new cap kicks them out of the guest so that
+// each charges its CPU time against it before it runs on (a vCPU spinning
+// in the guest without exits would otherwise keep running uncapped).
 func (v *vm) applyLimits(l hypervisor.Limits) error {
 	nice := weightNice(l.CPUWeight)
 	for _, c := range v.vcpus {
@@ -64,7 +66,11 @@ func (v *vm) applyLimits(l hypervisor.Limits) error {
 		}
 	}
 	v.nice.Store(int32(nice))
-	v.capPercent.Store(l.CPUCapPercent)
+	if old := v.capPercent.Swap(l.CPUCapPercent); old != l.CPUCapPercent && l.CPUCapPercent != 0 {
+		for _, c := range v.vcpus {
+			c.kick()
+		}
+	}
 	return nil
 }
 
@@ -72,15 +78,22 @@ func (v *vm) applyLimits(l hypervisor.Limits) error {
 // percent. It returns how long the vCPU must wait before it may run, or 0
 // after arming the kick that ends its run when the rest of this period's
 // quota could be spent (a vCPU uses at most as much CPU as wall time).
+// What a late kick let the vCPU use beyond a period's quota is charged to
+// the next period: on a loaded host the kick's timer fires late, and the
+// cap must hold over time all the same.
 func (c *vcpu) budget(pct uint32) time.Duration {
 	now := time.Now()
 	var ts unix.Timespec
 	unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) //nolint:errcheck // cannot fail for the calling thread
 	cpu := time.Duration(ts.Nano())
-	if now.Sub(c.periodStart) >= capPeriod {
-		c.periodStart, c.cpuAtStart = now, cpu
-	}
 	quota := capPeriod * time.Duration(pct) / 100
+	if elapsed := now.Sub(c.periodStart); elapsed >= capPeriod {
+		over := cpu - c.cpuAtStart - quota
+		c.periodStart, c.cpuAtStart = now, cpu
+		if over > 0 && elapsed < 2*capPeriod {
+			c.cpuAtStart -= over
+		}
+	}
 	if used := cpu - c.cpuAtStart; used < quota {
 		if c.capTimer == nil {
 			c.capTimer = time.AfterFunc(quota-used, c.kick)

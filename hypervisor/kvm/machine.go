@@ -167,13 +167,21 @@ func (m *Machine) newRun(placement map[string]int) (*vm, error) {
 	return v, nil
 }
 
-// boot creates a VM and starts the kernel in it.
+// boot creates a VM and starts the kernel or the BIOS in it.
 func (m *Machine) boot() (*vm, error) {
+	var firmware []byte
+	if m.Config().Boot.Firmware {
+		img, err := m.eng.firmware()
+		if err != nil {
+			return nil, err
+		}
+		firmware = img
+	}
 	v, err := m.newRun(nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.bootKernel(); err != nil {
+	if err := v.boot(firmware); err != nil {
 		v.close()
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package kvm
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/hypercim/hypercim/hypervisor"
 )
@@ -45,11 +47,33 @@ type Options struct {
 	// Overcommit lifts that limit, for hosts with swap or guests known to
 	// touch only part of their RAM.
 	Overcommit bool
+	// Firmware is the BIOS image machines with BootSource.Firmware run
+	// (package bios); default FirmwareName beside the running executable,
+	// where `make build` puts it next to hypercimd, hypercim and
+	// hypercim-vmm.
+	Firmware string
+}
+
+// FirmwareName is the file name of the BIOS image `make build` writes to
+// bin/.
+const FirmwareName = "hypercim-bios"
+
+// defaultFirmware is FirmwareName beside the executable, or "" when the
+// executable's path is unknown.
+func defaultFirmware() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(self), FirmwareName)
 }
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Device == "" {
 		o.Device = DefaultDevice
+	}
+	if o.Firmware == "" {
+		o.Firmware = defaultFirmware()
 	}
 	switch o.Transport {
 	case "":

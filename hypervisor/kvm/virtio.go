@@ -47,6 +47,7 @@ type virtioSlot struct {
 	id     string
 	dev    virtio.Device
 	blk    *blk.Device
+	disk   diskImage // the image behind blk, which the BIOS reads too
 	net    *vnet.Device
 	closer io.Closer
 	window *mmioWindow     // MMIO transport
@@ -102,7 +103,7 @@ func (v *vm) attachDisk(d hypervisor.DiskConfig, at int) error {
 		return err
 	}
 	dev := blk.New(d.ID, d.ID, img, d.ReadOnly)
-	if err := v.plug(&virtioSlot{id: d.ID, dev: dev, blk: dev, closer: img}, at); err != nil {
+	if err := v.plug(&virtioSlot{id: d.ID, dev: dev, blk: dev, disk: img, closer: img}, at); err != nil {
 		img.Close()
 		return err
 	}

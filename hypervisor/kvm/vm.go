@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hypercim/hypercim/hypervisor"
+	"github.com/hypercim/hypercim/hypervisor/kvm/bios"
 	"github.com/hypercim/hypercim/hypervisor/kvm/boot"
 	"github.com/hypercim/hypercim/hypervisor/kvm/devices"
 	"github.com/hypercim/hypercim/hypervisor/kvm/devices/legacy"
@@ -122,7 +123,48 @@ func newVM(sys *system, cfg hypervisor.Config, opts Options, hooks vmHooks, plac
 	if err := v.addVirtioDevices(placement); err != nil {
 		return nil, err
 	}
+	if cfg.Boot.Firmware {
+		if err := v.addBIOSGate(); err != nil {
+			return nil, err
+		}
+	}
 	return v, nil
+}
+
+// addBIOSGate puts the paravirtual BIOS's gate on the port bus: int 13h
+// reaches the machine's disks through it, int 10h the serial console.
+func (v *vm) addBIOSGate() error {
+	gate := bios.NewGate(bios.Config{
+		Memory:  v.ram.mem,
+		Drives:  v.biosDrives,
+		Console: v.hooks.console,
+		UART:    v.serial,
+		PowerOff: func(reason string) {
+			v.guestExit(exitPowerOff, reason)
+		},
+		BootFailed: func(reason string) { v.guestExit(exitCrash, reason) },
+		Report:     func(err error) { v.report("bios", err) },
+	})
+	if err := v.pio.Insert(bios.GatePort, bios.Ports, gate); err != nil {
+		return fmt.Errorf("placing the BIOS gate at port %#x: %w", bios.GatePort, err)
+	}
+	return nil
+}
+
+// biosDrives lists the disks in configuration order, BIOS drive 80h
+// first. It runs on a vCPU thread; hot-plug changes v.cfg only while the
+// vCPUs are paused.
+func (v *vm) biosDrives() []bios.Drive {
+	slots := v.slots()
+	var out []bios.Drive
+	for _, d := range v.cfg.Disks {
+		for _, s := range slots {
+			if s.id == d.ID && s.disk != nil {
+				out = append(out, bios.Drive{ID: d.ID, Disk: s.disk, ReadOnly: d.ReadOnly})
+			}
+		}
+	}
+	return out
 }
 
 func (v *vm) addLegacyDevices() error {
@@ -158,6 +200,19 @@ func (v *vm) addLegacyDevices() error {
 }
 
 func (v *vm) reset(reason string) { v.guestExit(exitReset, reason) }
+
+// boot loads what the machine boots, the BIOS or a kernel, and creates
+// the vCPUs.
+func (v *vm) boot(firmware []byte) error {
+	if v.cfg.Boot.Firmware {
+		cpu, err := bios.Load(v.ram.mem, firmware, bios.Machine{HardDisks: len(v.cfg.Disks), Now: time.Now()})
+		if err != nil {
+			return fmt.Errorf("%w: firmware: %w", hypervisor.ErrInvalidConfig, err)
+		}
+		return v.createVCPUs(cpu)
+	}
+	return v.bootKernel()
+}
 
 // bootKernel loads the configured kernel, initrd and command line and
 // creates the vCPUs, the first one at the kernel's entry point.

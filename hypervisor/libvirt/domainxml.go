@@ -131,6 +131,13 @@ func domainXML(cfg hypervisor.Config, domainType string, meta machineMeta, disks
 			Panics: []libvirtxml.DomainPanic{{Model: "isa"}},
 		},
 	}
+	if cfg.Boot.Firmware {
+		// SeaBIOS boots the first hard disk (vda, the first in the
+		// config); useserial puts its int 10h console on COM1, as the
+		// kvm backend's BIOS does.
+		dom.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
+		dom.OS.BIOS = &libvirtxml.DomainBIOS{UseSerial: "yes"}
+	}
 	if domainType == "kvm" {
 		dom.CPU = &libvirtxml.DomainCPU{Mode: "host-passthrough"}
 	}
@@ -257,6 +264,7 @@ func parseDomainXML(text string) (definition, error) {
 	}
 	if dom.OS != nil {
 		def.cfg.Boot = hypervisor.BootSource{Kernel: dom.OS.Kernel, Initrd: dom.OS.Initrd, Cmdline: dom.OS.Cmdline}
+		def.cfg.Boot.Firmware = dom.OS.Kernel == "" && len(dom.OS.BootDevices) > 0 && dom.OS.BootDevices[0].Dev == "hd"
 	}
 	def.cfg.Limits = parseTune(dom.CPUTune, dom.MemoryTune)
 	if dom.Devices == nil {

@@ -425,3 +425,38 @@ func TestErrorCausesKept(t *testing.T) {
 		t.Errorf("lookup of a malformed UUID: %v", err)
 	}
 }
+
+// TestFirmwareDomainXML: firmware boot is SeaBIOS booting the first hard
+// disk with its console on the serial port, and no kernel; it survives a
+// round trip through the XML.
+func TestFirmwareDomainXML(t *testing.T) {
+	img := images(t)
+	cfg := hypervisor.Config{
+		Name: "firmware", UUID: "9d4c8a5e-7a60-4b8e-9f43-2f1c3f4f9a11", VCPUs: 1, MemoryBytes: 32 << 20,
+		Boot:  hypervisor.BootSource{Firmware: true},
+		Disks: []hypervisor.DiskConfig{{ID: "disk0", Path: img["sparse.vmdk"], Format: "vmdk"}},
+	}
+	placed, err := (&Engine{}).placeDisks(cfg.Disks, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := domainXML(cfg, "qemu", newMeta("", placed), placed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "domain.xml")
+	os.WriteFile(file, []byte(text), 0o644)
+	if out, err := exec.Command("virt-xml-validate", file, "domain").CombinedOutput(); err != nil {
+		t.Fatalf("virt-xml-validate: %v\n%s\n%s", err, out, text)
+	}
+	if !strings.Contains(text, `<boot dev="hd">`) || !strings.Contains(text, `<bios useserial="yes">`) || strings.Contains(text, "<kernel>") {
+		t.Errorf("firmware domain XML:\n%s", text)
+	}
+	def, err := parseDomainXML(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(def.cfg.Boot, cfg.Boot) {
+		t.Errorf("boot after the round trip %+v, want %+v", def.cfg.Boot, cfg.Boot)
+	}
+}

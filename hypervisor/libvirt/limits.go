@@ -156,7 +156,7 @@ func (m *Machine) SupportedLimits() hypervisor.Limits { return supportedLimits()
 // alone while it is stopped). When the second call fails, the first is
 // undone.
 func (m *Machine) SetLimits(ctx context.Context, l hypervisor.Limits) error {
-	if err := l.Validate(); err != nil {
+	if err := l.ValidateFor(m.Config().MemoryBytes); err != nil {
 		return err
 	}
 	var active bool
@@ -223,13 +223,20 @@ func (m *Machine) setCPULimits(conn *golibvirt.Libvirt, l hypervisor.Limits, fla
 // Limits implements hypervisor.ResourceLimiter, as libvirt reports them
 // for the running domain (virDomainGetSchedulerParametersFlags,
 // virDomainGetMemoryParameters), or for its definition when stopped.
+// Reading takes no operation slot: a listing of settings must not wait
+// for a start or a shutdown in progress.
 func (m *Machine) Limits(ctx context.Context) (hypervisor.Limits, error) {
-	var active bool
-	conn, _, release, err := m.begin(ctx, "read limits of", func(_ hypervisor.State, a bool) bool { active = a; return true })
+	if err := ctx.Err(); err != nil {
+		return hypervisor.Limits{}, err
+	}
+	conn, err := m.e.client()
 	if err != nil {
 		return hypervisor.Limits{}, err
 	}
-	defer release()
+	_, active, err := m.status()
+	if err != nil {
+		return hypervisor.Limits{}, err
+	}
 	return m.readLimits(conn, active)
 }
 

@@ -77,6 +77,12 @@ func (f *fixture) waitConsole(uuid, s string, n int) {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with changed manager options.
+func newFixtureWith(t testing.TB, extra func(*vmm.Options)) *fixture {
+	t.Helper()
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		t.Skip("no /dev/kvm")
 	}
@@ -99,8 +105,12 @@ func newFixture(t testing.TB) *fixture {
 	}
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
-	m, err := vmm.Open(context.Background(), vmm.Options{Engine: eng, Store: st, DataDir: filepath.Join(dir, "virt"),
-		BootDirs: []string{filepath.Dir(guest)}, Log: log, GuestTimeout: guestTimeout})
+	opts := vmm.Options{Engine: eng, Store: st, DataDir: filepath.Join(dir, "virt"),
+		BootDirs: []string{filepath.Dir(guest)}, Log: log, GuestTimeout: guestTimeout}
+	if extra != nil {
+		extra(&opts)
+	}
+	m, err := vmm.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

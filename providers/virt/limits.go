@@ -1,11 +1,13 @@
 package virt
 
 import (
+	"context"
 	"math"
 	"strings"
 
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/hypervisor"
+	"github.com/hypercim/hypercim/providers/virt/internal/vmm"
 )
 
 // Resource limits (hypervisor.Limits) are the Weight, Limit and
@@ -127,8 +129,15 @@ func (e *editor) setMemoryLimits(i *cim.Instance) error {
 			*f.dst = b
 		}
 	}
-	if l := e.def.Limits; l.MemoryHardLimit != 0 && l.MemorySoftLimit > l.MemoryHardLimit {
+	l := e.def.Limits
+	switch {
+	case l.MemoryHardLimit != 0 && l.MemorySoftLimit > l.MemoryHardLimit:
 		return badParam("%s: Reservation %d MiB is above Limit %d MiB", i.ClassName, l.MemorySoftLimit>>20, l.MemoryHardLimit>>20)
+	case l.MemoryHardLimit != 0 && l.MemoryHardLimit>>20 < e.def.MemoryMiB:
+		// The engine's process would be killed once the guest touched its
+		// RAM: refused rather than losing the running system.
+		return badParam("%s: Limit %d MiB is below the guest RAM (VirtualQuantity %d MiB); the limit covers the guest RAM and the emulator's own memory, so give it headroom above VirtualQuantity, or 0 for none",
+			i.ClassName, l.MemoryHardLimit>>20, e.def.MemoryMiB)
 	}
 	return nil
 }
@@ -166,4 +175,20 @@ func processorLimit(l hypervisor.Limits) uint64 {
 		return 100
 	}
 	return uint64(l.CPUCapPercent)
+}
+
+// inForce returns a system's definition with the resource limits it runs
+// with, as its engine reports them where it can read them back; the
+// definition's own when the engine cannot answer (logged).
+func (p *Provider) inForce(v *vmm.System) vmm.Definition {
+	def := v.Def
+	l, err := p.m.LimitsInForce(context.Background(), v.UUID)
+	switch {
+	case vmm.CodeOf(err) == vmm.NotFound: // undefined meanwhile
+		return def
+	case err != nil:
+		p.log.WithField("system", v.UUID).WithError(err).Warn("resource limits in force unknown; reporting the defined ones")
+	}
+	def.Limits = l
+	return def
 }

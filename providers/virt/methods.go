@@ -357,6 +357,12 @@ func applyVSSD(def *vmm.Definition, i *cim.Instance) error {
 	}
 	if s, ok := str(i, "KernelPath"); ok {
 		def.Kernel = s
+		if s == "" {
+			// An empty KernelPath asks for firmware boot from the first
+			// disk: the server's default initrd and command line belong
+			// to its default kernel.
+			def.Initrd, def.Cmdline = "", ""
+		}
 	}
 	if s, ok := str(i, "InitrdPath"); ok {
 		def.Initrd = s
@@ -395,6 +401,9 @@ func (c *call) modifySystemSettings() (vmm.Outcome, error) {
 		return vmm.Outcome{}, badParam("SystemSettings is a %s, not a CIM_VirtualSystemSettingData", ss.ClassName)
 	}
 	id, _ := str(ss, "InstanceID")
+	if id == "" {
+		return vmm.Outcome{}, badParam("SystemSettings has no InstanceID; send back the virtual system setting data you fetched, changed")
+	}
 	id2, err := c.p.systemOfVSSD(idPath(classVSSD, id), "SystemSettings.InstanceID")
 	if err != nil {
 		return vmm.Outcome{}, err
@@ -531,6 +540,9 @@ func (c *call) removeResourceSettings() (vmm.Outcome, error) {
 	}
 	ids := make([]string, len(paths))
 	for k, p := range paths {
+		if !c.p.isA(p.ClassName, "CIM_ResourceAllocationSettingData") {
+			return vmm.Outcome{}, badParam("ResourceSettings[%d] %s is a %s, not a CIM_ResourceAllocationSettingData", k, p, p.ClassName)
+		}
 		ids[k] = keyString(p, "InstanceID")
 	}
 	owner, refs, err := c.p.allocationsOf(ids, "ResourceSettings")

@@ -213,9 +213,10 @@ func (p *Provider) templateInstance(pd *poolDef, role string) (*cim.Instance, er
 		}
 	case poolMemory:
 		b.set("VirtualQuantity", pick(min(256, lim.MaxMemoryMiB), lim.MinMemoryMiB, lim.MaxMemoryMiB, 1))
-		// No limit by default; the others bound what may be given.
+		// No limit by default; the others bound what may be given (a hard
+		// limit is at least the guest RAM).
 		if supported.MemoryHardLimit != 0 && role != "default" {
-			b.set("Limit", pick(0, 1, lim.MaxMemoryMiB, 1))
+			b.set("Limit", pick(0, lim.MinMemoryMiB, lim.MaxMemoryMiB, 1))
 		}
 		if supported.MemorySoftLimit != 0 && role != "default" {
 			b.set("Reservation", pick(0, 1, lim.MaxMemoryMiB, 1))

@@ -224,7 +224,15 @@ func TestMethodErrors(t *testing.T) {
 	negative.Set("VirtualQuantity", cim.NewSint64(-64))
 	outside := f.template(poolStorage)
 	outside.Set("HostResource", cim.NewStringArray([]string{"/etc/passwd"}))
-	vssd := idPath(classVSSD, vssdID(vm.Keys[1].Value.Str()))
+	uuid := vm.Keys[1].Value.Str()
+	vssd := idPath(classVSSD, vssdID(uuid))
+	f.defineVM("epsilon", 1, 32, 0)
+	settings := func(id, name string) cim.ParamValue {
+		return pv("SystemSettings", cim.NewEmbeddedInstance(f.p.newInst("CIM_VirtualSystemSettingData").set("InstanceID", id).set("ElementName", name).i))
+	}
+	removal := func(paths ...*cim.ObjectPath) cim.ParamValue {
+		return pv("ResourceSettings", cim.NewReferenceArray(paths))
+	}
 	cases := []struct {
 		name   string
 		path   *cim.ObjectPath
@@ -241,6 +249,12 @@ func TestMethodErrors(t *testing.T) {
 		{"template modified", vsms, "ModifyResourceSettings", []cim.ParamValue{bad(f.template(poolMemory))}, 4, "is a template"},
 		{"bad snapshot type", snaps, "CreateSnapshot", []cim.ParamValue{pv("AffectedSystem", cim.NewReference(vm)), pv("SnapshotType", cim.NewUint16(9))}, 6, "SnapshotType 9"},
 		{"apply a system's settings", snaps, "ApplySnapshot", []cim.ParamValue{pv("Snapshot", cim.NewReference(vssd))}, 4, "not a snapshot"},
+		{"rename onto another system's name", vsms, "ModifySystemSettings", []cim.ParamValue{settings(vssdID(uuid), "Epsilon")}, 4, "exists already"},
+		{"settings of a snapshot-less ghost", vsms, "ModifySystemSettings", []cim.ParamValue{settings(vssdID("00000000-0000-4000-8000-000000000000"), "x")}, 4, "does not exist"},
+		{"remove the memory", vsms, "RemoveResourceSettings", []cim.ParamValue{removal(rasdPath(uuid, "mem", ""))}, 4, "cannot be removed"},
+		{"remove the processors with a drive", vsms, "RemoveResourceSettings", []cim.ParamValue{removal(rasdPath(uuid, "disk0", ""), rasdPath(uuid, "proc", ""))}, 4, "cannot be removed"},
+		{"remove a system", vsms, "RemoveResourceSettings", []cim.ParamValue{removal(vm)}, 4, "not a CIM_ResourceAllocationSettingData"},
+		{"remove an image twice", vsms, "RemoveResourceSettings", []cim.ParamValue{removal(rasdPath(uuid, "disk0", partImage), rasdPath(uuid, "disk0", partImage))}, 4, "holds no image"},
 		{"timestamp timeout", vm, "RequestStateChange", []cim.ParamValue{pv("RequestedState", cim.NewUint16(2)), pv("TimeoutPeriod", cim.NewString("20260101000000.000000+000"))}, 5, "timestamp"},
 	}
 	for _, c := range cases {
@@ -255,6 +269,11 @@ func TestMethodErrors(t *testing.T) {
 				t.Fatalf("CIM_Error incomplete: %s", ce)
 			}
 		})
+	}
+	// The refused removals changed nothing: the drive and its image are
+	// still there.
+	if v, err := f.m.System(uuid); err != nil || len(v.Def.Disks) != 1 || v.Def.Disks[0].Image == "" || v.Def.Name != "delta" {
+		t.Fatalf("after the refused calls: %+v %v", v.Def, err)
 	}
 	if _, _, err := f.p.invoke(t.Context(), ghost, "RequestStateChange", []cim.ParamValue{pv("RequestedState", cim.NewUint16(2))}); cim.StatusOf(err) != cim.ErrNotFound {
 		t.Fatalf("method on a missing system: %v", err)

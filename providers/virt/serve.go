@@ -66,7 +66,11 @@ func (p *Provider) enumerate(className string, yield func(*cim.Instance) error) 
 		}
 		for i := range w.systems {
 			v := &w.systems[i]
-			if err := p.rasdInstances(v.UUID, v.Def, only); err != nil {
+			def := v.Def
+			if canon == classRASD {
+				def = p.inForce(v)
+			}
+			if err := p.rasdInstances(v.UUID, def, only); err != nil {
 				return err
 			}
 			for _, s := range w.bySystem[v.UUID] {
@@ -241,7 +245,11 @@ func (p *Provider) instanceOf(w *world, r ref) (*cim.Instance, error) {
 		}
 	case kindRASD:
 		if v := sys(); v != nil {
-			return p.rasdInstance(v.UUID, v.Def, r.dev, r.part)
+			def := v.Def
+			if r.dev == "proc" || r.dev == "mem" {
+				def = p.inForce(v)
+			}
+			return p.rasdInstance(v.UUID, def, r.dev, r.part)
 		}
 		if s := w.snapByID[r.id]; s != nil {
 			return p.rasdInstance(s.ID, s.Def, r.dev, r.part)

@@ -40,6 +40,7 @@ run 'VMMMemoryOverhead' 1x
 run 'InProcessOverhead' 2x
 run 'MachinesPerSecond' 50x
 run 'VirtioBlkWrite|VMDKPackageWrite' 3x
+run 'FirmwareBoot' 20x
 
 echo "--- summary"
 awk -v accel="$accel" '
@@ -51,6 +52,7 @@ BEGIN { split("vmm cli qemu", who); split("rss pss private", kind) }
 /^BenchmarkVMMMemoryOverhead/      { for (w in who) for (k in kind) metric("mem", who[w] "-" kind[k] "-MiB") }
 /^BenchmarkInProcessOverhead/      { metric("inmem", "MiB/machine") }
 /^BenchmarkMachinesPerSecond/      { metric("rate", "machines/s") }
+/^BenchmarkFirmwareBoot/           { metric("fw", "first-byte-p50-ms"); metric("fw", "poweroff-p50-ms") }
 /^BenchmarkVirtioBlkWrite/         { metric("blk", "MiB/s") }
 /^BenchmarkVMDKPackageWrite/       { metric("pkg", "MiB/s") }
 END {
@@ -63,5 +65,6 @@ END {
 	printf "  QEMU: %.2f / %.2f / %.2f (%.1fx hypercim-vmm RSS)\n", v["mem/qemu-rss-MiB"], v["mem/qemu-pss-MiB"], v["mem/qemu-private-MiB"], v["mem/qemu-rss-MiB"] / v["mem/vmm-rss-MiB"]
 	printf "  one more machine inside a running process: %.2f MiB\n", v["inmem/MiB/machine"]
 	printf "machines per second on 2 cores (boot to power-off): %.1f, Firecracker 5/core/s = 10: %.1fx\n", v["rate/machines/s"], v["rate/machines/s"] / 10
+	printf "firmware boot (hypercim BIOS, boot sector from a VMDK), p50 of 20: first serial byte %.2f ms, loader powered off %.2f ms (two timer ticks of it deliberate)\n", v["fw/first-byte-p50-ms"], v["fw/poweroff-p50-ms"]
 	printf "virtio-blk, guest writing 32 MiB into a VMDK: %.0f MiB/s, vmdk package directly: %.0f MiB/s (%.2fx)\n", v["blk/MiB/s"], v["pkg/MiB/s"], v["blk/MiB/s"] / v["pkg/MiB/s"]
 }' "$out"

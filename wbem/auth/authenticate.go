@@ -136,18 +136,20 @@ func (s *Store) credentialMAC(name, hash, password string) [sha256.Size]byte {
 	m.buf = append(append(append(append(append(m.buf[:0], name...), 0), hash...), 0), password...)
 	m.h.Reset()
 	m.h.Write(m.buf)
-	var out [sha256.Size]byte
-	m.h.Sum(out[:0])
+	// Summing into the pooled state, not into out, keeps out off the
+	// heap (Sum is called through an interface).
+	out := [sha256.Size]byte(m.h.Sum(m.sum[:0]))
 	clear(m.buf) // no password left in the pool
 	s.macs.Put(m)
 	return out
 }
 
-// macState is a keyed HMAC and its input buffer, recycled: every
-// authenticated request computes one MAC.
+// macState is a keyed HMAC, its input buffer and its output, recycled:
+// every authenticated request computes one MAC.
 type macState struct {
 	h   hash.Hash
 	buf []byte
+	sum [sha256.Size]byte
 }
 
 func (s *Store) cached(snap *snapshot, u *userRecord, mac [sha256.Size]byte) bool {

@@ -110,9 +110,9 @@ type snapshot struct {
 	users map[string]*userRecord // by folded name
 	certs map[string]string      // folded match -> user name
 	stamp fileStamp
-	// verified remembers recent successful Basic checks of this snapshot.
-	verified  sync.Map // user name -> verifiedEntry
-	nVerified atomic.Int64
+	// verified remembers recent successful Basic checks of this snapshot
+	// (one entry a user at most).
+	verified sync.Map // user name -> verifiedEntry
 }
 
 type fileStamp struct {
@@ -254,7 +254,7 @@ func (s *Store) load() (*snapshot, error) {
 			return nil, fmt.Errorf("reading the users file: %w", err)
 		}
 		if err := json.Unmarshal(data, f); err != nil {
-			return nil, fmt.Errorf("the users file %s is damaged (%v); restore it from a backup or remove it to start over", s.path(UsersFile), err)
+			return nil, fmt.Errorf("the users file %s is damaged (%w); restore it from a backup or remove it to start over", s.path(UsersFile), err)
 		}
 		if f.Version != fileVersion {
 			return nil, fmt.Errorf("the users file %s has version %d, which this hypercim does not read", s.path(UsersFile), f.Version)
@@ -619,16 +619,18 @@ func (s *Store) modify(fn func(f *usersFile) error) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(s.path(UsersFile), append(data, '\n'), 0o600); err != nil {
+	if err := WriteFileAtomic(s.path(UsersFile), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("writing the users file: %w", err)
 	}
 	return s.Reload()
 }
 
-// writeFileAtomic replaces path with data: a temporary file in the same
+// WriteFileAtomic replaces path with data: a temporary file in the same
 // directory is written and synced, renamed over path, and the directory
-// synced, so that a crash leaves either the old or the new content.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+// synced, so that a crash leaves either the old or the new content. The
+// store writes its users file with it, and hypercimd its generated TLS key
+// and certificate.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -659,7 +661,12 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	// Some file systems cannot sync a directory (EINVAL); the rename is
+	// then as durable as they make it.
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
 }
 
 // EnsureAdmin creates the user "admin" with a random password when there
@@ -685,7 +692,7 @@ func (s *Store) EnsureAdmin() (passwordFile string, err error) {
 		// The password file is written first: a crash between the two
 		// writes leaves no admin and a stale file, and the next start
 		// writes both again.
-		if err := writeFileAtomic(pwPath, []byte(password+"\n"), 0o600); err != nil {
+		if err := WriteFileAtomic(pwPath, []byte(password+"\n"), 0o600); err != nil {
 			return fmt.Errorf("writing %s: %w", pwPath, err)
 		}
 		f.Users = append(f.Users, &userRecord{Name: "admin", Hash: string(hash), Admin: true})

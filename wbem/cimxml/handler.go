@@ -1,13 +1,14 @@
 package cimxml
 
 import (
-	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,11 +72,33 @@ type Handler struct {
 	realm   string
 	maxSize int64
 	log     *logrus.Entry
-	// bufs recycles request and response buffers: a streamed response
-	// reuses one buffer of about flushThreshold bytes, a small one fits
-	// in it; parsers recycles the memory of request trees.
-	bufs    sync.Pool
-	parsers sync.Pool
+	// bufs recycles request bodies and responses that fit smallBuffer,
+	// streams the buffers of about flushThreshold bytes a streamed
+	// response reuses (small answers, most of them, do not hold on to a
+	// streaming buffer); parsers recycles the memory of request trees,
+	// exchanges the state of requests.
+	bufs      sync.Pool
+	streams   sync.Pool
+	parsers   sync.Pool
+	exchanges sync.Pool
+	// Header values shared by every response (net/http copies the
+	// header when the status is written and only reads the values).
+	xmlContentType, methodResponse []string
+}
+
+// smallBuffer is the capacity of the pooled buffers of request bodies and
+// unstreamed responses: a GetInstance answer of a few kilobytes fits.
+const smallBuffer = 16 << 10
+
+// exchange is the state of one request, allocated at once and recycled:
+// nothing keeps a reference to it once the response is written.
+type exchange struct {
+	hdr requestHeaders
+	req request
+	rw  responseWriter
+	c   call
+	d   decoder
+	p   params
 }
 
 // NewHandler returns a Handler for cfg.
@@ -105,8 +128,12 @@ func NewHandler(cfg Config) (*Handler, error) {
 		l.SetOutput(io.Discard)
 		h.log = logrus.NewEntry(l)
 	}
-	h.bufs.New = func() any { b := make([]byte, 0, flushThreshold+flushThreshold/4); return &b }
+	h.bufs.New = func() any { b := make([]byte, 0, smallBuffer); return &b }
+	h.streams.New = func() any { b := make([]byte, 0, flushThreshold+flushThreshold/4); return &b }
 	h.parsers.New = func() any { return new(xmlcodec.Parser) }
+	h.exchanges.New = func() any { return new(exchange) }
+	h.xmlContentType = []string{`application/xml; charset="utf-8"`}
+	h.methodResponse = []string{"MethodResponse"}
 	return h, nil
 }
 
@@ -127,8 +154,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	hdr, perr := readHeaders(r)
-	if perr != nil {
+	x := h.exchanges.Get().(*exchange)
+	defer h.putExchange(x)
+	var perr *protocolError
+	if x.hdr, perr = readHeaders(r); perr != nil {
 		h.protocolError(w, r, principal.User, perr)
 		return
 	}
@@ -139,13 +168,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ps := h.parsers.Get().(*xmlcodec.Parser)
 	defer h.putParser(ps)
-	req, perr := decodeRequest(ps, *body, hdr)
-	h.putBody(body)
+	x.req, perr = decodeRequest(ps, *body, &x.hdr)
+	h.putBuffer(body)
 	if perr != nil {
 		h.protocolError(w, r, principal.User, perr)
 		return
 	}
-	h.serveOperation(w, r, hdr, req, principal, start)
+	h.serveOperation(w, r, x, principal, start)
 }
 
 // serveOptions answers OPTIONS with the CIM mapping's capabilities
@@ -203,32 +232,62 @@ func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, user stri
 }
 
 // readBody reads the request body into a pooled buffer (given back with
-// putBody), refusing more than maxSize bytes.
+// putBuffer), refusing more than maxSize bytes.
 func (h *Handler) readBody(r *http.Request) (*[]byte, *protocolError) {
 	if r.ContentLength > h.maxSize {
 		return nil, protoErrorf(http.StatusRequestEntityTooLarge, "", "the request has %d bytes; this server accepts at most %d", r.ContentLength, h.maxSize)
 	}
 	bp := h.bufs.Get().(*[]byte)
-	buf := bytes.NewBuffer((*bp)[:0])
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, h.maxSize+1))
-	*bp = buf.Bytes()
-	switch {
-	case err != nil:
-		h.putBody(bp)
-		return nil, protoErrorf(http.StatusBadRequest, "", "reading the request body: %v", err)
-	case int64(len(*bp)) > h.maxSize:
-		h.putBody(bp)
+	buf := (*bp)[:0]
+	if r.ContentLength >= int64(cap(buf)) {
+		buf = make([]byte, 0, r.ContentLength+1) // +1: room to see the end
+	}
+	// Read up to one byte more than allowed, to tell a body at the limit
+	// from one over it.
+	limit := math.MaxInt
+	if h.maxSize < math.MaxInt {
+		limit = int(h.maxSize) + 1
+	}
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(max(cap(buf), 512), limit-len(buf)))
+		}
+		n, err := r.Body.Read(buf[len(buf):min(cap(buf), limit)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			*bp = buf
+			h.putBuffer(bp)
+			return nil, protoErrorf(http.StatusBadRequest, "", "reading the request body: %v", err)
+		}
+	}
+	*bp = buf
+	if len(buf) == limit {
+		h.putBuffer(bp)
 		return nil, protoErrorf(http.StatusRequestEntityTooLarge, "", "the request body exceeds the %d bytes this server accepts", h.maxSize)
 	}
 	return bp, nil
 }
 
-// putBody recycles a buffer, unless it grew unusually large.
-func (h *Handler) putBody(bp *[]byte) {
-	if cap(*bp) <= 4*flushThreshold {
-		*bp = (*bp)[:0]
+// putBuffer recycles a buffer into the pool of its size, unless it grew
+// unusually large.
+func (h *Handler) putBuffer(bp *[]byte) {
+	*bp = (*bp)[:0]
+	switch c := cap(*bp); {
+	case c >= flushThreshold && c <= 4*flushThreshold:
+		h.streams.Put(bp)
+	case c >= smallBuffer && c <= 4*smallBuffer:
 		h.bufs.Put(bp)
 	}
+}
+
+// putExchange recycles the state of a request, zeroed so that the pool
+// keeps nothing of it alive (nor a class the decoder cached).
+func (h *Handler) putExchange(x *exchange) {
+	*x = exchange{}
+	h.exchanges.Put(x)
 }
 
 // putParser recycles a parser once its tree is no longer used, unless a
@@ -266,23 +325,26 @@ func (h *Handler) protocolError(w http.ResponseWriter, r *http.Request, user str
 }
 
 // serveOperation runs one decoded operation and writes its response.
-func (h *Handler) serveOperation(w http.ResponseWriter, r *http.Request, hdr *requestHeaders, req *request, principal wbem.Principal, start time.Time) {
+func (h *Handler) serveOperation(w http.ResponseWriter, r *http.Request, x *exchange, principal wbem.Principal, start time.Time) {
 	ctx := wbem.WithPrincipal(r.Context(), principal)
+	req := &x.req
 	bp := h.bufs.Get().(*[]byte)
-	rw := &responseWriter{
+	rw := &x.rw
+	*rw = responseWriter{
 		w:                  w,
+		h:                  h,
+		buf:                bp,
 		enc:                xmlcodec.Encoder{B: (*bp)[:0], Host: requestHost(r), NullInArrays: req.dtdMinor >= 3},
-		prefix:             hdr.prefix,
-		trailers:           hdr.trailers,
+		prefix:             x.hdr.prefix,
+		trailers:           x.hdr.trailers,
 		messageID:          req.messageID,
 		protocolVersion:    req.protocolVersion,
 		withErrorInstances: req.dtdMinor >= 2,
 	}
-	defer func() {
-		*bp = rw.enc.B
-		h.putBody(bp)
-	}()
-	c := &call{h: h, req: req, rw: rw, d: newDecoder(ctx, h.ops, req.ns)}
+	defer rw.release()
+	x.d.init(ctx, h.ops, req.ns)
+	c := &x.c
+	*c = call{h: h, req: req, rw: rw, d: &x.d}
 	var run func(*call) error
 	if req.intrinsic {
 		rw.elem = "IMETHODRESPONSE"
@@ -302,7 +364,8 @@ func (h *Handler) serveOperation(w http.ResponseWriter, r *http.Request, hdr *re
 	rw.begin()
 	var err error
 	if req.intrinsic {
-		c.p, err = newParams(c.d, req.params)
+		c.p = &x.p
+		err = c.p.init(c.d, req.params)
 	}
 	if err == nil {
 		err = run(c)

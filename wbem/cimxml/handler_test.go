@@ -2,9 +2,14 @@ package cimxml
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/wbem"
@@ -452,6 +457,38 @@ func TestProtocolErrors(t *testing.T) {
 	}
 }
 
+// A body sent without Content-Length (chunked) is held to the same limit
+// as one that declares its length: accepted up to it, 413 beyond.
+func TestBodyLimitWithoutContentLength(t *testing.T) {
+	const limit = 4096
+	s := newTestServer(t, serverOptions{maxSize: limit})
+	body := intrinsicBody("GetClass", testNS, iparam("ClassName", className("T_Base")))
+	for _, tc := range []struct {
+		size   int
+		status int
+	}{{limit, 200}, {limit + 1, 413}, {4 * limit, 413}} {
+		padded := strings.Replace(body, "<CIM ", "<CIM"+strings.Repeat(" ", tc.size-len(body))+" ", 1)
+		// A reader net/http cannot size: the request goes out chunked.
+		req, err := http.NewRequest("POST", s.url, io.MultiReader(strings.NewReader(padded)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(testUser, testPassword)
+		for k, v := range map[string]string{"Content-Type": "application/xml", "CIMOperation": "MethodCall", "CIMMethod": "GetClass", "CIMObject": "root/test"} {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || req.ContentLength > 0 || (tc.status == 200 && count(b, "CLASS") != 1) {
+			t.Errorf("%d bytes: HTTP %d (Content-Length %d), want %d\n%.300s", tc.size, resp.StatusCode, req.ContentLength, tc.status, b)
+		}
+	}
+}
+
 func TestMPostAndOptions(t *testing.T) {
 	s := newTestServer(t, serverOptions{})
 	hdr := map[string]string{
@@ -532,5 +569,57 @@ func TestLocalOnlyIgnoredForInstances(t *testing.T) {
 		if got := errorCode(t, r.body); got != cim.ErrInvalidParameter {
 			t.Errorf("GetInstance with %s: %v, want CIM_ERR_INVALID_PARAMETER", bad, got)
 		}
+	}
+}
+
+// watchEnumerate wraps the core to report how each EnumerateInstances
+// ended: the results it yielded and its error.
+type watchEnumerate struct {
+	wbem.Operations
+	ended chan<- enumerateEnd
+}
+
+type enumerateEnd struct {
+	yielded int
+	err     error
+}
+
+func (w watchEnumerate) EnumerateInstances(ctx context.Context, ns, className string, o wbem.InstanceOptions, yield func(*cim.Instance) error) error {
+	n := 0
+	err := w.Operations.EnumerateInstances(ctx, ns, className, o, func(inst *cim.Instance) error {
+		n++
+		return yield(inst)
+	})
+	w.ended <- enumerateEnd{n, err}
+	return err
+}
+
+// A client that goes away in the middle of a streamed response stops the
+// operation: the failed write reaches the core as an error, and no more
+// results are produced.
+func TestClientGoneMidStream(t *testing.T) {
+	const total = 100000
+	ended := make(chan enumerateEnd, 1)
+	s := newTestServer(t, serverOptions{gen: total, payload: 520, wrap: func(o wbem.Operations) wbem.Operations {
+		return watchEnumerate{Operations: o, ended: ended}
+	}})
+	conn, err := net.Dial("tcp", s.http.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := intrinsicBody("EnumerateInstances", testNS, iparam("ClassName", className("T_Gen")))
+	fmt.Fprintf(conn, "POST /cimom HTTP/1.1\r\nHost: test\r\nAuthorization: Basic %s\r\nContent-Type: application/xml\r\nCIMOperation: MethodCall\r\nCIMMethod: EnumerateInstances\r\nCIMObject: root%%2Ftest\r\nContent-Length: %d\r\n\r\n%s",
+		base64.StdEncoding.EncodeToString([]byte(testUser+":"+testPassword)), len(body), body)
+	if _, err := io.CopyN(io.Discard, conn, 1<<20); err != nil {
+		t.Fatalf("reading the first megabyte: %v", err)
+	}
+	conn.Close()
+	select {
+	case e := <-ended:
+		if e.err == nil || e.yielded >= total {
+			t.Errorf("the enumeration went on after the client left: %d of %d results, error %v", e.yielded, total, e.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the enumeration did not stop after the client left")
 	}
 }

@@ -30,17 +30,20 @@ type requestHeaders struct {
 // (DSP0200 clause 7): the M-POST extension declaration, Content-Type,
 // Accept and the CIM headers. It returns the CIM headers for the checks
 // against the body.
-func readHeaders(r *http.Request) (*requestHeaders, *protocolError) {
-	h := &requestHeaders{}
+func readHeaders(r *http.Request) (requestHeaders, *protocolError) {
+	var h requestHeaders
 	if r.Method == "M-POST" {
 		ns, ok := manNamespace(r.Header.Values("Man"))
 		if !ok {
-			return nil, protoErrorf(http.StatusNotExtended, "", "an M-POST request must declare %s in its Man header", cimMapping)
+			return h, protoErrorf(http.StatusNotExtended, "", "an M-POST request must declare %s in its Man header", cimMapping)
 		}
 		h.prefix = ns + "-"
 	}
-	get := func(name string) (string, bool) {
-		vs := r.Header.Values(h.prefix + name)
+	// The server stores header names canonicalized (CIMOperation as
+	// Cimoperation, 73-CIMOperation as 73-Cimoperation): looking them up
+	// in that form saves canonicalizing each name on every request.
+	get := func(canonical string) (string, bool) {
+		vs := r.Header[h.prefix+canonical]
 		if len(vs) == 0 {
 			return "", false
 		}
@@ -48,43 +51,46 @@ func readHeaders(r *http.Request) (*requestHeaders, *protocolError) {
 	}
 
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
-		return nil, err
+		return h, err
 	}
 	if err := checkAccept(r.Header); err != nil {
-		return nil, err
+		return h, err
 	}
-	if _, batch := get("CIMBatch"); batch {
-		return nil, protoErrorf(http.StatusNotImplemented, cimErrMultipleRequests, "batched (multiple) operation requests are not supported")
+	if _, batch := get("Cimbatch"); batch {
+		return h, protoErrorf(http.StatusNotImplemented, cimErrMultipleRequests, "batched (multiple) operation requests are not supported")
 	}
-	if v, ok := get("CIMProtocolVersion"); ok {
+	if v, ok := get("Cimprotocolversion"); ok {
 		if !majorVersionIs(v, 1) {
-			return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedProtocolVersion, "CIMProtocolVersion %q is not supported (1.x is)", v)
+			return h, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedProtocolVersion, "CIMProtocolVersion %q is not supported (1.x is)", v)
 		}
 		h.protocolVersion = v
 	}
-	op, ok := get("CIMOperation")
+	op, ok := get("Cimoperation")
 	if !ok {
-		if _, export := get("CIMExport"); export {
-			return nil, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "this is a CIM server, not an export listener: CIMExport requests are not accepted")
+		if _, export := get("Cimexport"); export {
+			return h, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "this is a CIM server, not an export listener: CIMExport requests are not accepted")
 		}
-		return nil, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "the CIMOperation header is missing")
+		return h, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "the CIMOperation header is missing")
 	}
 	if !strings.EqualFold(op, "MethodCall") {
-		return nil, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "CIMOperation %q is not supported (MethodCall is)", op)
+		return h, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "CIMOperation %q is not supported (MethodCall is)", op)
 	}
 	h.operation = op
-	if h.method, ok = get("CIMMethod"); !ok || h.method == "" {
-		return nil, protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "the CIMMethod header is missing")
+	if h.method, ok = get("Cimmethod"); !ok || h.method == "" {
+		return h, protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "the CIMMethod header is missing")
 	}
-	if raw, ok := get("CIMObject"); ok {
-		obj, err := url.PathUnescape(raw)
-		if err != nil {
-			return nil, protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "the CIMObject header %q is not validly percent-encoded", raw)
+	if raw, ok := get("Cimobject"); ok {
+		obj := raw
+		if strings.IndexByte(raw, '%') >= 0 {
+			var err error
+			if obj, err = url.PathUnescape(raw); err != nil {
+				return h, protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "the CIMObject header %q is not validly percent-encoded", raw)
+			}
 		}
 		h.object, h.objectPresent = obj, true
 	}
 	if !h.objectPresent {
-		return nil, protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "the CIMObject header is missing")
+		return h, protoErrorf(http.StatusBadRequest, cimErrHeaderMismatch, "the CIMObject header is missing")
 	}
 	h.trailers = acceptsTrailers(r.Header)
 	return h, nil
@@ -189,7 +195,7 @@ func acceptsAny(list string, want []string) bool {
 
 // acceptsTrailers reports whether the client sent TE: trailers.
 func acceptsTrailers(h http.Header) bool {
-	for _, v := range h.Values("TE") {
+	for _, v := range h["Te"] { // TE, canonicalized
 		for _, item := range strings.Split(v, ",") {
 			name, _, _ := strings.Cut(item, ";")
 			if strings.EqualFold(strings.TrimSpace(name), "trailers") {

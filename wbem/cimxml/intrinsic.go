@@ -23,7 +23,21 @@ type call struct {
 // intrinsicOp returns the DSP0200 spelling of an intrinsic method name and
 // the function serving it (method names are case-insensitive).
 func intrinsicOp(name string) (string, func(*call) error, bool) {
-	switch strings.ToLower(name) {
+	// Lower-case into a stack buffer: switching on string(lower) does not
+	// allocate. No method name is longer than the buffer.
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return name, nil, false
+	}
+	lower := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	switch string(lower) {
 	case "getclass":
 		return "GetClass", (*call).getClass, true
 	case "enumerateclasses":

@@ -17,18 +17,28 @@ type params struct {
 	d     *decoder
 	nodes []*xmlcodec.Node
 	used  []bool
+	// usedArr holds used for the few parameters an operation has.
+	usedArr [8]bool
 }
 
-func newParams(d *decoder, nodes []*xmlcodec.Node) (*params, error) {
+// init readies p for the parameter elements nodes. p must not be copied
+// afterwards.
+func (p *params) init(d *decoder, nodes []*xmlcodec.Node) error {
 	for i, n := range nodes {
 		name := strings.TrimSpace(mustAttr(n, "NAME"))
 		for _, prev := range nodes[:i] {
 			if cim.EqualNames(strings.TrimSpace(mustAttr(prev, "NAME")), name) {
-				return nil, invalidParam("parameter %s given twice", name)
+				return invalidParam("parameter %s given twice", name)
 			}
 		}
 	}
-	return &params{d: d, nodes: nodes, used: make([]bool, len(nodes))}, nil
+	p.d, p.nodes = d, nodes
+	if len(nodes) <= len(p.usedArr) {
+		p.used = p.usedArr[:len(nodes)]
+	} else {
+		p.used = make([]bool, len(nodes))
+	}
+	return nil
 }
 
 // value returns the value element of the named parameter: present is

@@ -34,72 +34,72 @@ type request struct {
 // decodeRequest parses and validates a request body (DSP0201 message
 // envelope) with ps and cross-checks it with the CIM headers (DSP0200
 // clause 7.3: header-mismatch). The request's elements belong to ps.
-func decodeRequest(ps *xmlcodec.Parser, body []byte, h *requestHeaders) (*request, *protocolError) {
+func decodeRequest(ps *xmlcodec.Parser, body []byte, h *requestHeaders) (request, *protocolError) {
 	req, perr := decodeEnvelope(ps, body)
 	if perr != nil {
-		return nil, perr
+		return request{}, perr
 	}
 	if perr := req.checkHeaders(h); perr != nil {
-		return nil, perr
+		return request{}, perr
 	}
 	return req, nil
 }
 
 // decodeEnvelope parses a request body and validates its message
 // envelope.
-func decodeEnvelope(ps *xmlcodec.Parser, body []byte) (*request, *protocolError) {
+func decodeEnvelope(ps *xmlcodec.Parser, body []byte) (request, *protocolError) {
 	root, err := ps.Parse(body)
 	if err != nil {
 		if errors.Is(err, xmlcodec.ErrNotWellFormed) {
-			return nil, protoErrorf(http.StatusBadRequest, cimErrRequestNotWellFormed, "%v", err)
+			return request{}, protoErrorf(http.StatusBadRequest, cimErrRequestNotWellFormed, "%v", err)
 		}
-		return nil, notValid("%v", err)
+		return request{}, notValid("%v", err)
 	}
 	if root.Name != "CIM" {
-		return nil, notValid("the root element is <%s>, not <CIM>", root.Name)
+		return request{}, notValid("the root element is <%s>, not <CIM>", root.Name)
 	}
 	cimVersion, ok := root.Attr("CIMVERSION")
 	if !ok {
-		return nil, notValid("CIM lacks its CIMVERSION attribute")
+		return request{}, notValid("CIM lacks its CIMVERSION attribute")
 	}
 	if !majorVersionIs(cimVersion, 2) {
-		return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedCIMVersion, "CIMVERSION %q is not supported (2.x is)", cimVersion)
+		return request{}, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedCIMVersion, "CIMVERSION %q is not supported (2.x is)", cimVersion)
 	}
 	dtdVersion, ok := root.Attr("DTDVERSION")
 	if !ok {
-		return nil, notValid("CIM lacks its DTDVERSION attribute")
+		return request{}, notValid("CIM lacks its DTDVERSION attribute")
 	}
 	if !majorVersionIs(dtdVersion, 2) {
-		return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedDTDVersion, "DTDVERSION %q is not supported (2.x is)", dtdVersion)
+		return request{}, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedDTDVersion, "DTDVERSION %q is not supported (2.x is)", dtdVersion)
 	}
-	req := &request{dtdMinor: minorVersion(dtdVersion)}
+	req := request{dtdMinor: minorVersion(dtdVersion)}
 	if len(root.Children) != 1 || root.Children[0].Name != "MESSAGE" {
-		return nil, notValid("CIM must contain exactly one MESSAGE (declarations are not operation requests)")
+		return request{}, notValid("CIM must contain exactly one MESSAGE (declarations are not operation requests)")
 	}
 	msg := root.Children[0]
 	if req.messageID, ok = msg.Attr("ID"); !ok {
-		return nil, notValid("MESSAGE lacks its ID attribute")
+		return request{}, notValid("MESSAGE lacks its ID attribute")
 	}
 	if req.protocolVersion, ok = msg.Attr("PROTOCOLVERSION"); !ok {
-		return nil, notValid("MESSAGE lacks its PROTOCOLVERSION attribute")
+		return request{}, notValid("MESSAGE lacks its PROTOCOLVERSION attribute")
 	}
 	if !majorVersionIs(req.protocolVersion, 1) {
-		return nil, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedProtocolVersion, "PROTOCOLVERSION %q is not supported (1.x is)", req.protocolVersion)
+		return request{}, protoErrorf(http.StatusNotImplemented, cimErrUnsupportedProtocolVersion, "PROTOCOLVERSION %q is not supported (1.x is)", req.protocolVersion)
 	}
 	if len(msg.Children) != 1 {
-		return nil, notValid("MESSAGE must contain exactly one request")
+		return request{}, notValid("MESSAGE must contain exactly one request")
 	}
 	switch simple := msg.Children[0]; simple.Name {
 	case "SIMPLEREQ":
 		if err := req.decodeSimpleReq(simple); err != nil {
-			return nil, err
+			return request{}, err
 		}
 	case "MULTIREQ":
-		return nil, protoErrorf(http.StatusNotImplemented, cimErrMultipleRequests, "multiple operation requests (MULTIREQ) are not supported")
+		return request{}, protoErrorf(http.StatusNotImplemented, cimErrMultipleRequests, "multiple operation requests (MULTIREQ) are not supported")
 	case "SIMPLEEXPREQ", "MULTIEXPREQ":
-		return nil, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "%s is an export request for a listener; this is a CIM server", simple.Name)
+		return request{}, protoErrorf(http.StatusBadRequest, cimErrUnsupportedOperation, "%s is an export request for a listener; this is a CIM server", simple.Name)
 	default:
-		return nil, notValid("MESSAGE cannot contain <%s> in a request", simple.Name)
+		return request{}, notValid("MESSAGE cannot contain <%s> in a request", simple.Name)
 	}
 	return req, nil
 }
@@ -177,8 +177,9 @@ func (req *request) decodeSimpleReq(simple *xmlcodec.Node) *protocolError {
 		if len(p.Children) == 1 && !paramValueElement(paramElem, p.Children[0].Name) {
 			return notValid("%s %s cannot hold <%s>", paramElem, mustAttr(p, "NAME"), p.Children[0].Name)
 		}
-		req.params = append(req.params, p)
 	}
+	// Every element after the target is a parameter (checked above).
+	req.params = call.Children[1:]
 	return nil
 }
 
@@ -258,10 +259,16 @@ type decoder struct {
 }
 
 func newDecoder(ctx context.Context, ops wbem.Operations, ns string) *decoder {
-	d := &decoder{ctx: ctx, ops: ops}
+	d := new(decoder)
+	d.init(ctx, ops, ns)
+	return d
+}
+
+// init readies a zero decoder (one that is part of a larger allocation).
+func (d *decoder) init(ctx context.Context, ops wbem.Operations, ns string) {
+	d.ctx, d.ops = ctx, ops
 	d.NS = ns
 	d.Class = d.class
-	return d
 }
 
 // class returns a class with its qualifiers and inherited elements, as the

@@ -41,7 +41,10 @@ func (e *errClientGone) Unwrap() error { return e.err }
 // (a provider failing part way), for which DSP0200 defines no CIMError
 // value: the CIMStatusCode trailer says what happened.
 type responseWriter struct {
-	w   http.ResponseWriter
+	w http.ResponseWriter
+	h *Handler
+	// buf is the pooled buffer enc writes into, given back by release.
+	buf *[]byte
 	enc xmlcodec.Encoder
 	// prefix is the M-POST header namespace ("73-"), empty for POST.
 	prefix    string
@@ -57,8 +60,8 @@ type responseWriter struct {
 
 func (rw *responseWriter) setHeaders() {
 	h := rw.w.Header()
-	h.Set("Content-Type", `application/xml; charset="utf-8"`)
-	h.Set(rw.prefix+"CIMOperation", "MethodResponse")
+	h["Content-Type"] = rw.h.xmlContentType
+	h[rw.prefix+"Cimoperation"] = rw.h.methodResponse // CIMOperation, canonicalized
 	if rw.prefix != "" {
 		// RFC 2774: the response to a mandatory extension names it.
 		h.Set("Ext", "")
@@ -93,23 +96,27 @@ func endMessage(e *xmlcodec.Encoder, responseElem string) {
 }
 
 // maybeFlush sends the buffered output once there is enough of it; the
-// streaming operations call it after each result.
+// streaming operations call it after each result. A response outgrowing
+// half the small buffer it started in moves to a streaming buffer, which
+// it then fills and sends over and over.
 func (rw *responseWriter) maybeFlush() error {
 	if len(rw.enc.B) < flushThreshold {
+		if len(rw.enc.B) > smallBuffer/2 && cap(rw.enc.B) < flushThreshold {
+			stream := rw.h.streams.Get().(*[]byte)
+			*stream = append((*stream)[:0], rw.enc.B...)
+			rw.release()
+			rw.buf, rw.enc.B = stream, *stream
+		}
 		return nil
 	}
-	return rw.flush()
+	if !rw.committed {
+		rw.commit(true)
+	}
+	return rw.write()
 }
 
-func (rw *responseWriter) flush() error {
-	if !rw.committed {
-		rw.setHeaders()
-		if rw.trailers {
-			rw.w.Header().Set("Trailer", rw.prefix+"CIMStatusCode, "+rw.prefix+"CIMStatusCodeDescription, "+rw.prefix+"CIMError")
-		}
-		rw.w.WriteHeader(http.StatusOK)
-		rw.committed = true
-	}
+// write sends the buffered output.
+func (rw *responseWriter) write() error {
 	_, err := rw.w.Write(rw.enc.B)
 	rw.enc.B = rw.enc.B[:0]
 	if err != nil {
@@ -118,25 +125,41 @@ func (rw *responseWriter) flush() error {
 	return nil
 }
 
+// commit writes the status line and the headers: those of a chunked
+// response, or with a Content-Length when the response is complete in
+// the buffer.
+func (rw *responseWriter) commit(chunked bool) {
+	rw.setHeaders()
+	h := rw.w.Header()
+	if !chunked {
+		h.Set("Content-Length", strconv.Itoa(len(rw.enc.B)))
+	} else if rw.trailers {
+		h.Set("Trailer", rw.prefix+"CIMStatusCode, "+rw.prefix+"CIMStatusCodeDescription, "+rw.prefix+"CIMError")
+	}
+	rw.w.WriteHeader(http.StatusOK)
+	rw.committed = true
+}
+
+// release gives the buffer back to its pool.
+func (rw *responseWriter) release() {
+	if rw.buf != nil {
+		*rw.buf = rw.enc.B
+		rw.h.putBuffer(rw.buf)
+		rw.buf, rw.enc.B = nil, nil
+	}
+}
+
 // finish closes the message and sends what is left.
 func (rw *responseWriter) finish() error {
 	endMessage(&rw.enc, rw.elem)
-	if !rw.committed {
-		rw.setHeaders()
-		rw.w.Header().Set("Content-Length", strconv.Itoa(len(rw.enc.B)))
-		rw.w.WriteHeader(http.StatusOK)
-		rw.committed = true
-		_, err := rw.w.Write(rw.enc.B)
-		rw.enc.B = rw.enc.B[:0]
-		if err != nil {
-			return &errClientGone{err}
-		}
-		return nil
+	chunked := rw.committed
+	if !chunked {
+		rw.commit(false)
 	}
-	if err := rw.flush(); err != nil {
+	if err := rw.write(); err != nil {
 		return err
 	}
-	if rw.trailers {
+	if chunked && rw.trailers {
 		rw.w.Header().Set(rw.prefix+"CIMStatusCode", "0")
 	}
 	return nil

@@ -40,6 +40,8 @@ type testServer struct {
 	prov  *testprovider.Provider
 	users *auth.Store
 	http  *httptest.Server
+	// handler is the Handler the HTTP server serves.
+	handler *Handler
 	// url is where the handler serves, ending in /cimom.
 	url string
 }
@@ -114,7 +116,7 @@ func newTestServer(t testing.TB, o serverOptions) *testServer {
 	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	s := &testServer{core: core, prov: prov, users: users, http: hs, url: hs.URL + Path}
+	s := &testServer{core: core, prov: prov, users: users, http: hs, handler: h, url: hs.URL + Path}
 	// Two T_Dynamic instances to work with.
 	for _, id := range []string{"d1", "d2"} {
 		inst := cim.NewInstance("T_Dynamic")

@@ -39,11 +39,11 @@ type compareExpr struct {
 	l, r operand
 }
 
-// quantExpr is "[NOT] ANY|EVERY arrayProp op r", or with like set,
-// "[NOT] ANY|EVERY arrayProp LIKE pattern".
+// quantExpr is "ANY|EVERY arrayProp op r", or with like set,
+// "ANY|EVERY arrayProp [NOT] LIKE pattern". A NOT before ANY or EVERY is
+// a notExpr around it.
 type quantExpr struct {
 	every bool
-	not   bool
 	array *propRef
 	op    string
 	r     operand

@@ -23,7 +23,7 @@ func compileLike(language, pattern string) (func(string) bool, error) {
 	}
 	re, err := regexp.Compile(`^(?:` + body + `)$`)
 	if err != nil {
-		return nil, fmt.Errorf("invalid LIKE pattern %q: %v", pattern, err)
+		return nil, fmt.Errorf("invalid LIKE pattern %q: %w", pattern, err)
 	}
 	return re.MatchString, nil
 }
@@ -43,7 +43,7 @@ func translateWQLLike(p string) (string, error) {
 		case '[':
 			j, set, err := charSet(rs, i)
 			if err != nil {
-				return "", fmt.Errorf("invalid LIKE pattern %q: %v", p, err)
+				return "", fmt.Errorf("invalid LIKE pattern %q: %w", p, err)
 			}
 			b.WriteString(set)
 			i = j
@@ -106,7 +106,7 @@ func translateDSP1001(p string) (string, error) {
 		case '[':
 			j, set, err := charSet(rs, i)
 			if err != nil {
-				return "", fmt.Errorf("invalid LIKE pattern %q: %v", p, err)
+				return "", fmt.Errorf("invalid LIKE pattern %q: %w", p, err)
 			}
 			i = j
 			if i+1 < len(rs) && rs[i+1] == '^' && !strings.HasPrefix(set, "[^") {

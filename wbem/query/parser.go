@@ -113,14 +113,13 @@ func describe(t token) string {
 	return "'" + t.text + "'"
 }
 
-// reserved are the words that cannot name a property or class.
-var reserved = []string{"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "LIKE", "IS", "ISA", "NULL", "TRUE", "FALSE", "ANY", "EVERY", "AS"}
-
+// isReserved reports whether t is a word that cannot name a property or
+// class.
 func isReserved(t token) bool {
 	if t.kind != tokIdent {
 		return false
 	}
-	for _, r := range reserved {
+	for _, r := range [...]string{"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "LIKE", "IS", "ISA", "NULL", "TRUE", "FALSE", "ANY", "EVERY", "AS"} {
 		if strings.EqualFold(t.text, r) {
 			return true
 		}
@@ -514,7 +513,7 @@ func buildArrayLiteral(elems []*literal, pos int, p *parser) (*literal, error) {
 	}
 	v, err := cim.NewArray(t, vals)
 	if err != nil {
-		return nil, cim.Errorf(cim.ErrInvalidQuery, "at position %d: invalid array literal: %v", pos+1, err)
+		return nil, cim.Errorf(cim.ErrInvalidQuery, "at position %d: invalid array literal: %w", pos+1, err)
 	}
 	return &literal{v: v, str: allStr, pos: pos}, nil
 }

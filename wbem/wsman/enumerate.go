@@ -325,11 +325,13 @@ func (h *Handler) enumerate(ctx context.Context, req *request, res resource) (*r
 	if !h.enums.add(e) {
 		return nil, senderFault(subQuotaLimit, "", "too many open enumerations: release or finish some")
 	}
-	keep := false
+	keep, abandoned := false, false
 	defer func() {
 		if !keep {
 			h.enums.done(e, false, time.Now())
-			h.releaseCore(ctx, e)
+			if !abandoned {
+				h.releaseCore(ctx, e)
+			}
 		}
 	}()
 	if err := h.open(ctx, e, er, res); err != nil {
@@ -341,8 +343,10 @@ func (h *Handler) enumerate(ctx context.Context, req *request, res resource) (*r
 	out := &reply{action: actionEnumerate + "Response", recycle: []*[]byte{items}}
 	if er.optimize {
 		var err error
-		if *items, n, err = h.fill(ctx, e, *items, key.max, key.budget); err != nil {
-			h.putBuf(items)
+		if n, abandoned, err = h.fillWithin(ctx, e, items, key, false); err != nil {
+			if !abandoned {
+				h.putBuf(items)
+			}
 			return nil, err
 		}
 	}
@@ -608,10 +612,11 @@ func (h *Handler) itemBudget(req *request, maxChars int) int {
 }
 
 // fill appends up to max encoded items to dst within budget octets and
-// returns how many it appended. It always learns whether the sequence
-// ends with this batch, holding one item over when it must look ahead:
-// DSP0226 R8.4-8 wants the context left out of the last PullResponse,
-// and the context comes before the items.
+// returns how many it appended. It learns whether the sequence ends with
+// this batch, holding one item over when it must look ahead: DSP0226
+// R8.4-8 wants the context left out of the last PullResponse, and the
+// context comes before the items. Once ctx has ended, the items so far
+// are the batch, without look-ahead (the next batch tells the end).
 func (h *Handler) fill(ctx context.Context, e *enumeration, dst []byte, max, budget int) ([]byte, int, error) {
 	n := 0
 	full := false
@@ -633,6 +638,11 @@ func (h *Handler) fill(ctx context.Context, e *enumeration, dst []byte, max, bud
 		e.ends = append(e.ends, len(dst))
 	}
 	for !full && n < max && !e.ended {
+		if n > 0 && ctx.Err() != nil {
+			// wsen:MaxTime or wsman:OperationTimeout has passed: the
+			// items so far are the batch.
+			break
+		}
 		chunk := max - n
 		if n > 0 {
 			avg := len(dst) / n
@@ -673,7 +683,7 @@ func (h *Handler) fill(ctx context.Context, e *enumeration, dst []byte, max, bud
 	}
 	// Look ahead by one item when the batch is full, to know whether it
 	// is the last one.
-	for len(e.carry) == 0 && !e.ended && n > 0 {
+	for len(e.carry) == 0 && !e.ended && n > 0 && ctx.Err() == nil {
 		mark := len(dst)
 		raw, err := h.pullCore(ctx, e, 1, &dst, func(int) {
 			e.carry = append(e.carry, append([]byte(nil), dst[mark:]...))
@@ -691,6 +701,73 @@ func (h *Handler) fill(ctx context.Context, e *enumeration, dst []byte, max, bud
 	}
 	e.lastBatch = len(dst)
 	return dst, n, nil
+}
+
+// fillWithin is fill bounded by ctx's deadline (wsman:OperationTimeout,
+// wsen:MaxTime), which the core does not watch while a provider is slow
+// to produce its next result: with a deadline, the batch is produced in
+// the background. When ctx ends first, fillWithin returns wsman:TimedOut
+// with abandoned set, and items passes to the background fill: with
+// keep, its batch becomes the prefetched one the next Pull of e waits
+// for (the context stays valid, DSP0226 clause 8.4); without, e is discarded
+// once the fill ends.
+func (h *Handler) fillWithin(ctx context.Context, e *enumeration, items *[]byte, key prefetchKey, keep bool) (n int, abandoned bool, err error) {
+	if _, ok := ctx.Deadline(); !ok {
+		*items, n, err = h.fill(ctx, e, *items, key.max, key.budget)
+		return n, false, err
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	finished := make(chan result, 1)
+	done := make(chan struct{})
+	go func() {
+		buf, n, err := h.fill(ctx, e, *items, key.max, key.budget)
+		*items = buf
+		h.enums.mu.Lock()
+		if e.prefetching != done {
+			// The request still waits: the send is under the lock so that
+			// it cannot give up in between.
+			finished <- result{n, err}
+			h.enums.mu.Unlock()
+			return
+		}
+		e.prefetching = nil
+		if keep {
+			if err != nil && n == 0 && ctx.Err() != nil {
+				// The deadline of the request that gave up, not a failure
+				// of the enumeration.
+				err = nil
+			}
+			if n > 0 || e.ended {
+				e.ready, e.readyEnds, e.prefetchKey = items, append([]int(nil), e.ends...), key
+			} else {
+				h.putBuf(items)
+			}
+			e.prefetchErr = err
+		}
+		h.enums.mu.Unlock()
+		close(done)
+		if !keep {
+			h.putBuf(items)
+			h.discard(ctx, e)
+		}
+	}()
+	select {
+	case r := <-finished:
+		return r.n, false, r.err
+	case <-ctx.Done():
+	}
+	h.enums.mu.Lock()
+	defer h.enums.mu.Unlock()
+	select {
+	case r := <-finished:
+		return r.n, false, r.err
+	default:
+	}
+	e.prefetching = done
+	return 0, true, receiverFault(subTimedOut, "", "no items were produced within the operation timeout")
 }
 
 // takeReady turns a prefetched batch back into held-over items, in front
@@ -939,7 +1016,12 @@ func (h *Handler) pull(ctx context.Context, req *request) (*reply, error) {
 	var err error
 	if !ok {
 		items = h.getBuf(e.batchSize(key.budget))
-		*items, n, err = h.fill(ctx, e, *items, key.max, key.budget)
+		var abandoned bool
+		if n, abandoned, err = h.fillWithin(ctx, e, items, key, true); abandoned {
+			// The batch goes on in the background; the context stays.
+			h.enums.done(e, true, time.Now())
+			return nil, err
+		}
 	}
 	if err != nil {
 		h.putBuf(items)

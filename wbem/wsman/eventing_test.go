@@ -561,7 +561,7 @@ func TestEventingPull(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiting Pull did not return")
 	}
-	st, root, raw = s.post(t, envelope(actionRelease, AllClassesURI, "", `<wsen:Release><wsen:EnumerationContext>`+ctx+`</wsen:EnumerationContext></wsen:Release>`))
+	st, _, raw = s.post(t, envelope(actionRelease, AllClassesURI, "", `<wsen:Release><wsen:EnumerationContext>`+ctx+`</wsen:EnumerationContext></wsen:Release>`))
 	if st != 200 {
 		t.Fatalf("Release: %d\n%s", st, raw)
 	}

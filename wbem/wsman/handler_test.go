@@ -243,12 +243,12 @@ func TestInvoke(t *testing.T) {
 
 func TestIntrinsicClassOperations(t *testing.T) {
 	s := newTestServer(t)
-	st, root, raw := s.post(t, envelope(IntrinsicURI+"/EnumerateClassNames", IntrinsicURI, "", `<n1:EnumerateClassNames_INPUT xmlns:n1="`+IntrinsicURI+`"/>`))
+	st, _, raw := s.post(t, envelope(IntrinsicURI+"/EnumerateClassNames", IntrinsicURI, "", `<n1:EnumerateClassNames_INPUT xmlns:n1="`+IntrinsicURI+`"/>`))
 	if st != 200 || !strings.Contains(raw, "<n1:name>root/virt:HC_ComputerSystem</n1:name>") {
 		t.Fatalf("EnumerateClassNames: %d %s", st, raw)
 	}
 	uri := IntrinsicURI + "/CIM_ComputerSystem"
-	st, root, raw = s.post(t, envelope(uri+"/GetClass", uri, "", `<n1:GetClass_INPUT xmlns:n1="`+uri+`"/>`))
+	st, root, raw := s.post(t, envelope(uri+"/GetClass", uri, "", `<n1:GetClass_INPUT xmlns:n1="`+uri+`"/>`))
 	if st != 200 || path(root, "Body/GetClass/name").TrimmedText() != "CIM_ComputerSystem" || len(all(root, "property")) < 5 {
 		t.Fatalf("GetClass: %d %s", st, raw)
 	}

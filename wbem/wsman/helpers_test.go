@@ -52,6 +52,9 @@ type testOptions struct {
 	// indication service.
 	events bool
 	ind    wbem.IndicationConfig
+	// mof is more MOF compiled into root/virt (classes a test registers
+	// its own provider for).
+	mof string
 }
 
 func newTestServer(t testing.TB, configure ...func(*Config)) *testServer {
@@ -74,7 +77,7 @@ func newTestServerWith(t testing.TB, o testOptions) *testServer {
 	if err := users.AddUser(testUser, testPassword, auth.UserOptions{Admin: true, Digest: true}); err != nil {
 		t.Fatal(err)
 	}
-	core, prov := newTestCore(t, o.gen, users, o.ind)
+	core, prov := newTestCore(t, o.gen, users, o.ind, o.mof)
 	cfg := Config{Ops: core, Auth: users, ProductVersion: "test"}
 	if o.events {
 		cfg.Events, cfg.EventStore = core.Indications(), core.ProviderStore("wseventing")
@@ -92,11 +95,11 @@ func newTestServerWith(t testing.TB, o testOptions) *testServer {
 
 // newTestCore opens a repository in a temporary directory, installs
 // hypercim's schemas, compiles the test provider's MOF and
-// testdata/model.mof into root/virt, and starts the core on it with the
-// test provider (gen T_Gen instances) registered there. The provider's
-// T_Dynamic holds d1 (Size 10, partner s1) and d2; the provider publishes
-// the lifecycle indications of T_Dynamic.
-func newTestCore(t testing.TB, gen int, authz wbem.Authorizer, ind wbem.IndicationConfig) (*wbem.Server, *testprovider.Provider) {
+// testdata/model.mof (and extraMOF) into root/virt, and starts the core
+// on it with the test provider (gen T_Gen instances) registered there.
+// The provider's T_Dynamic holds d1 (Size 10, partner s1) and d2; the
+// provider publishes the lifecycle indications of T_Dynamic.
+func newTestCore(t testing.TB, gen int, authz wbem.Authorizer, ind wbem.IndicationConfig, extraMOF string) (*wbem.Server, *testprovider.Provider) {
 	t.Helper()
 	repo, err := repository.Open(t.TempDir(), nil)
 	if err != nil {
@@ -112,7 +115,7 @@ func newTestCore(t testing.TB, gen int, authz wbem.Authorizer, ind wbem.Indicati
 		t.Fatal(err)
 	}
 	c := &mof.Compiler{Target: w, Namespace: schemas.VirtNamespace}
-	src := testprovider.MOF + `instance of T_Static { Id = "s1"; Name = "static one"; };` + "\n" + string(model)
+	src := testprovider.MOF + `instance of T_Static { Id = "s1"; Name = "static one"; };` + "\n" + string(model) + "\n" + extraMOF
 	if _, err := c.CompileSource("model.mof", []byte(src)); err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,12 @@ func (h *Handler) invoke(ctx context.Context, req *request, res resource) (*repl
 	if m == nil {
 		return nil, senderFault(subActionNotSupported, detailActionMismatch, "the class %s has no method %s", cls.Name, method)
 	}
+	if !t.path.IsInstancePath() && !m.Qualifiers.Bool("Static") {
+		// No selectors name the instance the method needs (AMT tooling
+		// leaves them out for its singleton services): as for Get.
+		return nil, selectorFault(detailInsufficientSelectors, "%s.%s is not a static method: the class has keys %s, give them as selectors",
+			cls.Name, m.Name, strings.Join(cls.KeyNames(), ", "))
+	}
 	var in []cim.ParamValue
 	if body := req.body; body != nil {
 		if !strings.EqualFold(body.Local, m.Name+"_INPUT") {

@@ -19,8 +19,6 @@ const (
 	// nsMSWSMAN is Microsoft's WS-Management extension namespace (MS-WSMV):
 	// WinRM clients send p:DataLocale and similar headers in it.
 	nsMSWSMAN = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
-	// nsOpenWSMAN holds openwsman's own options (ExcludeNilProperties).
-	nsOpenWSMAN = "http://schema.openwsman.org/2006/openwsman"
 	// WS-Trust, WS-Security and WS-Policy carry the credentials a
 	// subscriber gives for its event sink (DSP0226 clause 10.2.4, as
 	// openwsman's client sends them).

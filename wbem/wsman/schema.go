@@ -64,7 +64,10 @@ func xsdType(p cim.Property) string {
 		return "cim:cimBoolean"
 	case cim.TypeString:
 		if p.EmbeddedKind() != cim.EmbeddedNone {
-			return "cim:cimAnySimpleType"
+			// An embedded instance is rendered as element content typed
+			// with xsi:type <Class>_Type (DSP0230 7.2.5.2): only the
+			// ur-type admits every such type, a simple type none.
+			return "xs:anyType"
 		}
 		return "cim:cimString"
 	case cim.TypeChar16:

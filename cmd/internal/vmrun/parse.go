@@ -15,13 +15,21 @@ import (
 
 // Usage is the help text of `hypercim vm`.
 const Usage = `usage: hypercim vm run --kernel FILE [options]
+       hypercim vm run --firmware --disk FILE [options]
 
 Runs a virtual machine in the foreground with its first serial port on this
 terminal, and exits when the guest powers off.
 
-  --kernel FILE      Linux bzImage, ELF vmlinux or hypercim's test guest (required)
+  --kernel FILE      Linux bzImage, ELF vmlinux or hypercim's test guest
   --initrd FILE      initial ramdisk
   --cmdline TEXT     kernel command line
+  --firmware         boot through a PC BIOS instead of a kernel: the BIOS loads
+                     sector 0 of the first --disk and runs it (a boot loader
+                     such as GRUB, SYSLINUX or a DOS boot sector); its int 10h
+                     output appears on the serial console
+  --bios FILE        kvm backend: the BIOS image for --firmware (default
+                     hypercim-bios beside this program, built by make build);
+                     libvirt runs SeaBIOS
   --disk FILE[,ro][,format=vmdk|raw]
                      a virtio disk (repeatable): a VMDK of any variant or a raw image
   --nic TAP[,mac=52:54:00:xx:xx:xx]
@@ -36,7 +44,7 @@ terminal, and exits when the guest powers off.
                      hypercim's own VMM on /dev/kvm (default) or libvirtd
   --transport pci|mmio
                      virtio transport of the kvm backend (default pci)
-  --name NAME        machine name (default: derived from the kernel file)
+  --name NAME        machine name (default: derived from the kernel or disk file)
   --no-reboot        exit when the guest reboots instead of booting it again
 
 On a terminal, input goes to the guest and Ctrl-] stops the machine. With
@@ -53,6 +61,10 @@ as an unprivileged user (libvirt-qemu on Debian), so every directory on the
 paths of the kernel, initrd and disks must be searchable by it. Without
 hardware KVM (kvm_intel, kvm_amd) QEMU emulates the CPU: a Linux kernel
 takes seconds to boot.
+
+Firmware boot needs no kernel: --firmware and --kernel exclude each other.
+A disk that cannot be booted (no 55AAh signature in sector 0) ends the run
+with exit status 3 and the BIOS's explanation.
 
 Exit status: 0 when the guest powered off (or was stopped with Ctrl-]),
 1 when the machine could not be run, 2 for bad arguments, 3 when the guest
@@ -72,6 +84,9 @@ type Options struct {
 	Transport  string // kvm backend: "pci", "mmio" or "" (the default)
 	NoReboot   bool
 	Overcommit bool
+	// BIOS is the kvm backend's BIOS image for firmware boot; "" is the
+	// engine's default (hypercim-bios beside the executable).
+	BIOS string
 }
 
 // repeated collects a repeatable flag.
@@ -93,6 +108,8 @@ func Parse(args []string) (*Options, error) {
 	kernel := fs.String("kernel", "", "")
 	initrd := fs.String("initrd", "", "")
 	cmdline := fs.String("cmdline", "", "")
+	firmware := fs.Bool("firmware", false, "")
+	fs.StringVar(&o.BIOS, "bios", "", "")
 	cpus := fs.Int("cpus", 1, "")
 	name := fs.String("name", "", "")
 	fs.StringVar(&memory, "memory", "256M", "")
@@ -108,14 +125,24 @@ func Parse(args []string) (*Options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *kernel == "" {
-		return nil, errors.New("--kernel is required")
+	switch {
+	case *firmware && (*kernel != "" || *initrd != "" || *cmdline != ""):
+		return nil, errors.New("--firmware boots the first --disk: it takes no --kernel, --initrd or --cmdline")
+	case *firmware && len(disks) == 0:
+		return nil, errors.New("--firmware needs a --disk to boot")
+	case !*firmware && *kernel == "":
+		return nil, errors.New("--kernel is required (or --firmware with a --disk to boot)")
+	case o.BIOS != "" && !*firmware:
+		return nil, errors.New("--bios applies to --firmware only")
 	}
 	if o.Backend != BackendKVM && o.Backend != BackendLibvirt {
 		return nil, fmt.Errorf("--backend %q: want kvm or libvirt", o.Backend)
 	}
 	if o.Transport != "" && o.Backend != BackendKVM {
 		return nil, errors.New("--transport applies to the kvm backend only")
+	}
+	if o.BIOS != "" && o.Backend != BackendKVM {
+		return nil, errors.New("--bios applies to the kvm backend only (libvirt runs SeaBIOS)")
 	}
 	mem, err := ParseSize(memory)
 	if err != nil {
@@ -133,13 +160,23 @@ func Parse(args []string) (*Options, error) {
 	}
 	o.Config = hypervisor.Config{
 		Name: *name, UUID: uuid, VCPUs: *cpus, MemoryBytes: mem,
-		Boot: hypervisor.BootSource{Kernel: abs(*kernel), Cmdline: *cmdline},
+		Boot: hypervisor.BootSource{Firmware: *firmware, Cmdline: *cmdline},
+	}
+	if *kernel != "" {
+		o.Config.Boot.Kernel = abs(*kernel)
 	}
 	if *initrd != "" {
 		o.Config.Boot.Initrd = abs(*initrd)
 	}
+	if o.BIOS != "" {
+		o.BIOS = abs(o.BIOS)
+	}
 	if o.Config.Name == "" {
-		o.Config.Name = strings.TrimSuffix(filepath.Base(*kernel), filepath.Ext(*kernel)) + "-" + uuid[:8]
+		from := *kernel
+		if *firmware {
+			from = strings.Split(disks[0], ",")[0]
+		}
+		o.Config.Name = strings.TrimSuffix(filepath.Base(from), filepath.Ext(from)) + "-" + uuid[:8]
 	}
 	for i, d := range disks {
 		dc, err := parseDisk(d, i)

@@ -3,6 +3,7 @@ package vmrun
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hypercim/hypercim/hypervisor"
@@ -48,5 +49,34 @@ func TestParse(t *testing.T) {
 	}
 	if !slices.Equal(o.Config.NICs, want) {
 		t.Errorf("libvirt NICs %+v, want %+v", o.Config.NICs, want)
+	}
+}
+
+func TestParseFirmware(t *testing.T) {
+	o, err := Parse([]string{"--firmware", "--disk", "dos.vmdk", "--cpus", "2", "--memory", "32M", "--bios", "my-bios"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Config.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b := o.Config.Boot
+	if !b.Firmware || b.Kernel != "" || len(o.Config.Disks) != 1 || !filepath.IsAbs(o.BIOS) || filepath.Base(o.BIOS) != "my-bios" {
+		t.Errorf("boot %+v, BIOS %q", b, o.BIOS)
+	}
+	if o.Config.VCPUs != 2 || o.Config.MemoryBytes != 32<<20 || !strings.HasPrefix(o.Config.Name, "dos-") {
+		t.Errorf("config %+v", o.Config)
+	}
+	for args, msg := range map[string]string{
+		"--firmware":                                     "needs a --disk",
+		"--firmware --disk d --kernel k":                 "takes no --kernel",
+		"--firmware --disk d --cmdline x":                "takes no --kernel",
+		"--disk d":                                       "--kernel is required",
+		"--kernel k --bios b":                            "--firmware only",
+		"--firmware --disk d --backend libvirt --bios b": "kvm backend only",
+	} {
+		if _, err := Parse(strings.Fields(args)); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want an error saying %q", args, err, msg)
+		}
 	}
 }

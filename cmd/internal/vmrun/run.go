@@ -50,7 +50,7 @@ func OpenKVM(_ context.Context, o *Options) (hypervisor.Engine, error) {
 	if o.Backend != BackendKVM {
 		return nil, fmt.Errorf("this binary runs the kvm backend only, not %q", o.Backend)
 	}
-	return kvm.New(kvm.Options{Transport: kvm.Transport(o.Transport), Overcommit: o.Overcommit})
+	return kvm.New(kvm.Options{Transport: kvm.Transport(o.Transport), Overcommit: o.Overcommit, Firmware: o.BIOS})
 }
 
 // Run runs the machine until the guest powers off, crashes or the user

@@ -22,7 +22,8 @@
 //     instances.
 //
 // On a machine shared with other work the times vary from run to run; the
-// CPU seconds the server spends per request vary much less.
+// CPU seconds the server spends per request vary much less. The load
+// average before and after the run is printed to tell such runs apart.
 //
 // Usage: bench -hypercimd PATH [-count 100000] [-rounds 7] [-duration 10s]
 // [-sources gen,prepared] (a hypercimd without --test-provider-prepared:

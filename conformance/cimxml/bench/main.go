@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,6 +76,10 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(tmp)
 
+	// Other work on the machine shows in the times (less in the CPU
+	// seconds per request): say how busy it was.
+	fmt.Printf("%d CPUs, load average %s before\n", runtime.NumCPU(), loadAverage())
+	defer func() { fmt.Printf("load average %s after\n", loadAverage()) }()
 	var first []byte
 	var results []timing
 	for i, source := range o.sources {
@@ -192,6 +197,15 @@ func (d *benchDaemon) rss() (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
 
 // cpuTime returns the user and system CPU time process pid has used.

@@ -159,6 +159,29 @@ func (d *Daemon) Stop(timeout time.Duration) error {
 	}
 }
 
+// Kill ends the daemon with SIGKILL, as a crash would, without waiting:
+// Wait or Exited tell when it is gone. Safe to call from any goroutine.
+func (d *Daemon) Kill() { d.cmd.Process.Kill() }
+
+// Wait blocks until the daemon exits and returns how it exited (nil for
+// status 0).
+func (d *Daemon) Wait() error {
+	err := <-d.exited
+	d.exited <- err
+	return err
+}
+
+// Exited reports whether the daemon has exited.
+func (d *Daemon) Exited() bool {
+	select {
+	case err := <-d.exited:
+		d.exited <- err
+		return true
+	default:
+		return false
+	}
+}
+
 func exitError(err error) error {
 	if err != nil {
 		return fmt.Errorf("hypercimd exited uncleanly: %w", err)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLogLevel(t *testing.T) {
@@ -46,5 +47,31 @@ func TestStartReportsAnEarlyExit(t *testing.T) {
 func TestModuleRoot(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ModuleRoot(), "go.mod")); err != nil {
 		t.Error(err)
+	}
+}
+
+// Kill ends a daemon as a crash would; Exited and Wait see it gone, and
+// Stop afterwards reports the unclean exit rather than hanging.
+func TestKill(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "fake-hypercimd")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'hypercimd ready'\nexec sleep 60\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Start(Options{Hypercimd: script, DataDir: "/data"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Exited() {
+		t.Fatal("exited before the kill")
+	}
+	d.Kill()
+	if err := d.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("Wait after Kill: %v", err)
+	}
+	if !d.Exited() {
+		t.Error("Exited is false after Wait")
+	}
+	if err := d.Stop(time.Second); err == nil {
+		t.Error("Stop after a kill reports a clean exit")
 	}
 }

@@ -255,7 +255,9 @@ func (p *Parser) document() (*Node, error) {
 				if err != nil {
 					return nil, err
 				}
-				p.addText(t)
+				if !p.dropsAnyway(t) {
+					p.addText(t)
+				}
 				continue
 			}
 			if !isSpace(s[p.pos]) {
@@ -559,6 +561,26 @@ func (p *Parser) addText(t string) {
 	if t != "" {
 		p.segs = append(p.segs, t)
 	}
+}
+
+// dropsAnyway reports whether text t, just read, is white space that
+// Options.NoMixedContent drops: before a child element, or before the end
+// tag of an element that has children. Not keeping it saves the work of
+// dropping it (requests from wbemcli put a line end after most tags).
+func (p *Parser) dropsAnyway(t string) bool {
+	s := p.s
+	if !p.opts.NoMixedContent || p.pos+1 >= len(s) {
+		return false
+	}
+	switch s[p.pos+1] {
+	case '/':
+		if top := &p.stack[len(p.stack)-1]; len(p.pending) == top.kids {
+			return false // the element's only text so far
+		}
+	case '!', '?':
+		return false
+	}
+	return blank(t)
 }
 
 // dropBlank drops the text of e since its start tag or its last child,

@@ -102,10 +102,16 @@ func (m *Manager) prepare(uuid string, d *Definition, old *Definition) (*plan, e
 		return bad("%d MiB of memory: this host allows %d to %d MiB", d.MemoryMiB, lim.MinMemoryMiB, lim.MaxMemoryMiB)
 	}
 	if d.Kernel == "" {
-		return bad("no kernel: give the path of the kernel to boot in HC_VirtualSystemSettingData.KernelPath (allowed directories: %s)", strings.Join(m.bootDirs, ", "))
+		// No kernel: the system boots its first disk through the BIOS.
+		if d.Initrd != "" || d.Cmdline != "" {
+			return bad("InitrdPath and KernelCommandLine need a KernelPath; a system without one boots its first disk through the BIOS")
+		}
+		if !slices.ContainsFunc(d.Disks, func(dk Disk) bool { return dk.Media || dk.Image != "" }) {
+			return bad("nothing to boot: give the path of a kernel in HC_VirtualSystemSettingData.KernelPath (allowed directories: %s), or a disk with an image, whose boot sector the BIOS runs", strings.Join(m.bootDirs, ", "))
+		}
 	}
 	var err error
-	if old == nil || d.Kernel != old.Kernel {
+	if d.Kernel != "" && (old == nil || d.Kernel != old.Kernel) {
 		if d.Kernel, err = m.bootFile(d.Kernel, "KernelPath"); err != nil {
 			return nil, err
 		}

@@ -333,10 +333,11 @@ func (m *Manager) load() error {
 	})
 }
 
-// janitor drops expired jobs.
+// janitor drops expired jobs, looking at least twice per retention
+// period so a short TimeBeforeRemoval is kept to.
 func (m *Manager) janitor() {
 	defer m.wg.Done()
-	t := time.NewTicker(10 * time.Second)
+	t := time.NewTicker(min(10*time.Second, max(m.opts.JobRetention/2, 50*time.Millisecond)))
 	defer t.Stop()
 	for {
 		select {

@@ -57,7 +57,7 @@ type Definition struct {
 	// processor and memory allocations.
 	ProcessorName string `json:",omitempty"`
 	MemoryName    string `json:",omitempty"`
-	Kernel        string
+	Kernel        string // empty: the BIOS boots the first disk with an image
 	Initrd        string `json:",omitempty"`
 	Cmdline       string `json:",omitempty"`
 	Disks         []Disk `json:",omitempty"`

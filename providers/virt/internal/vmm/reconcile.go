@@ -15,7 +15,8 @@ import (
 // engineConfig is the engine's view of a definition.
 func (m *Manager) engineConfig(uuid string, d Definition) hypervisor.Config {
 	cfg := hypervisor.Config{Name: d.Name, UUID: uuid, VCPUs: d.VCPUs, MemoryBytes: d.MemoryMiB << 20,
-		Boot: hypervisor.BootSource{Kernel: d.Kernel, Initrd: d.Initrd, Cmdline: d.Cmdline}, Limits: d.Limits}
+		Boot:   hypervisor.BootSource{Kernel: d.Kernel, Initrd: d.Initrd, Cmdline: d.Cmdline, Firmware: d.Kernel == ""},
+		Limits: d.Limits}
 	for _, dk := range d.Disks {
 		if dk.Image != "" {
 			cfg.Disks = append(cfg.Disks, engineDisk(m.pool, dk))

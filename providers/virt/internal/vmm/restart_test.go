@@ -2,6 +2,7 @@ package vmm_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/hypercim/hypercim/hypervisor"
@@ -51,7 +52,7 @@ func TestRestartReconcile(t *testing.T) {
 	// new boot.
 	g = e.guest(d)
 	e.state(d, vmm.TransitionStart)
-	if line := g.cmd("read 0 1", "crc="); !contains(line, hexOf("saved-write")) {
+	if line := g.cmd("read 0 1", "crc="); !strings.Contains(line, hexOf("saved-write")) {
 		t.Fatalf("restored guest reads %q", line)
 	}
 	if v := mustSystem(t, e, d); v.Saved {
@@ -62,15 +63,4 @@ func TestRestartReconcile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func contains(s, sub string) bool { return len(sub) > 0 && len(s) >= len(sub) && indexOf(s, sub) >= 0 }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
