@@ -45,11 +45,7 @@ func TestVMRunFirmware(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
-	got, err := boottest.ReadWrites(disk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := boottest.CheckWrites(got); err != nil {
+	if err := boottest.VerifyDisk(disk); err != nil {
 		t.Error(err)
 	}
 
@@ -95,11 +91,7 @@ func TestVMRunFirmwareLibvirt(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
-	got, err := boottest.ReadWrites(disk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := boottest.CheckWrites(got); err != nil {
+	if err := boottest.VerifyDisk(disk); err != nil {
 		t.Error(err)
 	}
 }

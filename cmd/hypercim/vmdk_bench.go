@@ -17,8 +17,8 @@ import (
 	"github.com/hypercim/hypercim/vmdk"
 )
 
-// runVMDKBench measures, in one run on one file system, the three numbers
-// the VMDK layer is held to and their baselines:
+// runVMDKBench measures, in one run on one file system, the numbers the
+// VMDK layer is held to and their baselines:
 //   - sequential allocating write into a new monolithicSparse image vs the
 //     same bytes written to a raw file, and vs qemu-img bench -w;
 //   - random 4 KiB reads of allocated data vs the raw file;
@@ -49,13 +49,6 @@ func runVMDKBench(env *cliEnv, args []string) error {
 	if err != nil || block <= 0 || block > 64<<20 || size%block != 0 {
 		return f.usageError("--block must divide --size and be at most 64M")
 	}
-	work := *dir
-	if work == "" {
-		if work, err = os.MkdirTemp("", "hypercim-vmdk-bench-"); err != nil {
-			return vmdkFail("bench", err)
-		}
-		defer os.RemoveAll(work)
-	}
 	if *rounds < 1 {
 		return f.usageError("--rounds must be at least 1")
 	}
@@ -66,6 +59,13 @@ func runVMDKBench(env *cliEnv, args []string) error {
 			return f.usageError("--levels: %q is not a compression (fast, default, best or 1-9)", l)
 		}
 		comps = append(comps, c)
+	}
+	work := *dir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "hypercim-vmdk-bench-"); err != nil {
+			return vmdkFail("bench", err)
+		}
+		defer os.RemoveAll(work)
 	}
 	b := &vmdkBench{env: env, dir: work, size: size, block: block, bar: bar, levels: comps, rounds: *rounds}
 	if *qemu {
@@ -331,12 +331,12 @@ func (b *vmdkBench) convertQemu(args ...string) (convertRun, error) {
 // convertLine prints a convert result, with its ratios against q when q
 // was measured.
 func (b *vmdkBench) convertLine(what string, r, q convertRun) {
-	fmt.Fprintf(b.env.stdout, "  %-43s %8.3f s  %7.1f MiB/s  cpu %7.3f s  output %-9s", what, r.took.Seconds(),
+	line := fmt.Sprintf("  %-43s %8.3f s  %7.1f MiB/s  cpu %7.3f s  output %-9s", what, r.took.Seconds(),
 		float64(b.size)/(1<<20)/r.took.Seconds(), r.cpu.Seconds(), formatVMDKSize(r.size))
 	if q.took > 0 {
-		fmt.Fprintf(b.env.stdout, "  %5.2fx qemu-img's speed, %4.2fx its size", q.took.Seconds()/r.took.Seconds(), float64(r.size)/float64(q.size))
+		line += fmt.Sprintf("  %5.2fx qemu-img's speed, %4.2fx its size", q.took.Seconds()/r.took.Seconds(), float64(r.size)/float64(q.size))
 	}
-	fmt.Fprintln(b.env.stdout)
+	fmt.Fprintln(b.env.stdout, strings.TrimRight(line, " "))
 }
 
 func (b *vmdkBench) line(what string, d time.Duration, bytes int64) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -18,7 +19,16 @@ var version = "0.1.0"
 // productVersion is the version reported to clients.
 func productVersion() string { return version }
 
+// gcPercent is the collector's target when GOGC is not set. The daemon's
+// live heap is a few MiB, so Go's default of 100 collects every few MiB
+// allocated, dozens of times a second under load, which shows in tail
+// latency; 400 collects five times less often for about 12 MiB more RSS.
+const gcPercent = 400
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))

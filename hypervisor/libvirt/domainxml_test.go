@@ -169,6 +169,29 @@ func TestInspectFlatDescriptors(t *testing.T) {
 	}
 }
 
+// validDomainXML renders cfg as a qemu domain of instance, checks it
+// against libvirt's own schema with virt-xml-validate, and returns it with
+// the disks' placement.
+func validDomainXML(t *testing.T, cfg hypervisor.Config, instance string) (string, []placedDisk) {
+	t.Helper()
+	placed, err := (&Engine{}).placeDisks(cfg.Disks, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := domainXML(cfg, "qemu", newMeta(instance, placed), placed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "domain.xml")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("virt-xml-validate", file, "domain").CombinedOutput(); err != nil {
+		t.Fatalf("virt-xml-validate: %v\n%s\n%s", err, out, text)
+	}
+	return text, placed
+}
+
 // TestDomainXMLRoundTrip renders a definition, checks it against libvirt's
 // own schema with virt-xml-validate, and reads it back.
 func TestDomainXMLRoundTrip(t *testing.T) {
@@ -191,19 +214,7 @@ func TestDomainXMLRoundTrip(t *testing.T) {
 		},
 		Limits: hypervisor.Limits{CPUWeight: 250, CPUCapPercent: 40, MemoryHardLimit: 512 << 20, MemorySoftLimit: 400 << 20},
 	}
-	placed, err := (&Engine{}).placeDisks(cfg.Disks, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := domainXML(cfg, "qemu", newMeta("tenant-1", placed), placed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "domain.xml")
-	os.WriteFile(file, []byte(text), 0o644)
-	if out, err := exec.Command("virt-xml-validate", file, "domain").CombinedOutput(); err != nil {
-		t.Fatalf("virt-xml-validate: %v\n%s\n%s", err, out, text)
-	}
+	text, placed := validDomainXML(t, cfg, "tenant-1")
 	for _, want := range []string{`type="qemu"`, `<kernel>` + kernel, `type="vmdk"`, `<slice type="storage" offset="0" size="8388608"`,
 		`<alias name="ua-data_dflat">`, `<alias name="ua-scratch__1">`, `<panic model="isa">`, `<target dev="tap7" managed="no">`,
 		fmt.Sprintf("<shares>%d</shares>", weightShares(250)), "<period>100000</period>", "<quota>40000</quota>",
@@ -436,19 +447,7 @@ func TestFirmwareDomainXML(t *testing.T) {
 		Boot:  hypervisor.BootSource{Firmware: true},
 		Disks: []hypervisor.DiskConfig{{ID: "disk0", Path: img["sparse.vmdk"], Format: "vmdk"}},
 	}
-	placed, err := (&Engine{}).placeDisks(cfg.Disks, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := domainXML(cfg, "qemu", newMeta("", placed), placed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "domain.xml")
-	os.WriteFile(file, []byte(text), 0o644)
-	if out, err := exec.Command("virt-xml-validate", file, "domain").CombinedOutput(); err != nil {
-		t.Fatalf("virt-xml-validate: %v\n%s\n%s", err, out, text)
-	}
+	text, _ := validDomainXML(t, cfg, "")
 	if !strings.Contains(text, `<boot dev="hd">`) || !strings.Contains(text, `<bios useserial="yes">`) || strings.Contains(text, "<kernel>") {
 		t.Errorf("firmware domain XML:\n%s", text)
 	}

@@ -52,16 +52,7 @@ func TestFirmwareBootsVMDK(t *testing.T) {
 		Disks:   []hypervisor.DiskConfig{{ID: "disk0", Path: disk}},
 		Console: console,
 	}
-	m, err := eng.Define(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		m.Stop(ctx)
-		m.Undefine(ctx)
-	})
+	m := defineForTest(ctx, t, eng, cfg)
 	events := m.Events(ctx)
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -93,11 +84,7 @@ func TestFirmwareBootsVMDK(t *testing.T) {
 			t.Errorf("console lacks %q:\n%s", want, out)
 		}
 	}
-	got, err := boottest.ReadWrites(disk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := boottest.CheckWrites(got); err != nil {
+	if err := boottest.VerifyDisk(disk); err != nil {
 		t.Error(err)
 	}
 }

@@ -124,7 +124,13 @@ func (e *env) define(ctx context.Context, disks []hypervisor.DiskConfig, nics []
 		Boot:  hypervisor.BootSource{Kernel: e.kernel, Initrd: e.initrd, Cmdline: linuxguest.Cmdline(linuxguest.Boot{Mode: linuxguest.ModeServe})},
 		Disks: disks, NICs: nics, Console: sink,
 	}
-	m, err := e.eng.Define(ctx, cfg)
+	return defineForTest(ctx, t, e.eng, cfg)
+}
+
+// defineForTest defines cfg on eng and stops and removes the machine when
+// the test ends.
+func defineForTest(ctx context.Context, t *testing.T, eng hypervisor.Engine, cfg hypervisor.Config) hypervisor.Machine {
+	m, err := eng.Define(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -758,16 +764,7 @@ func TestTestGuestUnderTCG(t *testing.T) {
 		Boot:  hypervisor.BootSource{Kernel: guest, Cmdline: "testguest.interactive"},
 		Disks: []hypervisor.DiskConfig{{ID: "disk0", Path: disk0}}, NICs: []hypervisor.NICConfig{{ID: "nic0"}},
 	}
-	m, err := e.eng.Define(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		m.Stop(ctx)
-		m.Undefine(ctx)
-	})
+	m := defineForTest(ctx, t, e.eng, cfg)
 	events := m.Events(ctx)
 	tr := linuxguest.Follow(ctx, m.Console())
 	// Each wait is bounded tightly: the guest is ready within a second

@@ -126,3 +126,13 @@ func ReadWrites(path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// VerifyDisk reads the image at path through package vmdk and checks the
+// two sectors the loader wrote.
+func VerifyDisk(path string) error {
+	content, err := ReadWrites(path)
+	if err != nil {
+		return err
+	}
+	return CheckWrites(content)
+}
