@@ -36,21 +36,29 @@ func Append(dst []byte, s string, ws Whitespace) []byte {
 		// text needs no escaping. Runs of letters (0x40 to 0x7F) take two
 		// operations per word; other words get plain8's full test.
 		for i+32 <= len(s) {
-			w, x, y, z := load8(s[i:]), load8(s[i+8:]), load8(s[i+16:]), load8(s[i+24:])
+			t := s[i : i+32] // one bounds check for the four loads
+			w, x, y, z := load8(t), load8(t[8:]), load8(t[16:]), load8(t[24:])
 			if (w|x|y|z)&highs != 0 || (w+0x40*ones)&(x+0x40*ones)&(y+0x40*ones)&(z+0x40*ones)&highs != highs {
 				break
 			}
 			i += 32
 		}
 		for i+16 <= len(s) {
-			x, y := load8(s[i:]), load8(s[i+8:])
+			t := s[i : i+16]
+			x, y := load8(t), load8(t[8:])
 			if (x|y)&highs != 0 || (x+0x40*ones)&(y+0x40*ones)&highs != highs {
 				break
 			}
 			i += 16
 		}
-		for i+8 <= len(s) && plain8(load8(s[i:])) {
+		for i+8 <= len(s) && plain8(load8(s[i:i+8])) {
 			i += 8
+		}
+		// A tail shorter than a word, in a string of at least a word:
+		// test the string's last eight bytes at once (those before i are
+		// done already; the test is only false more often for them).
+		if i < len(s) && i+8 > len(s) && len(s) >= 8 && plain8(load8(s[len(s)-8:])) {
+			break
 		}
 		// Then byte by byte to the end of the word that needs care.
 		for stop := min(i+8, len(s)); i < stop; {

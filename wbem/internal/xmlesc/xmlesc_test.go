@@ -2,6 +2,7 @@ package xmlesc
 
 import (
 	"encoding/xml"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -79,6 +80,55 @@ func carried(s string) string {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && n <= 1, r == 0xFFFE, r == 0xFFFF, r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+			b.WriteRune(0xFFFD)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// TestAppendEveryPosition puts a byte that needs care at every position of
+// strings of every length around the word sizes of Append's fast paths
+// (32-, 16- and 8-byte runs, the tail test on the last word) and compares
+// with a rune-by-rune reference.
+func TestAppendEveryPosition(t *testing.T) {
+	for n := 1; n <= 72; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, special := range []string{"<", "&", "\r", "\t", "\x01", "\xff", "é", "\uFFFE"} {
+				s := strings.Repeat("a", pos) + special + strings.Repeat("b", max(n-pos-1, 0))
+				for _, ws := range []Whitespace{KeepWhitespace, EscapeCR, EscapeWhitespace} {
+					if got, want := string(Append(nil, s, ws)), reference(s, ws); got != want {
+						t.Fatalf("Append(%q, %d) = %q, want %q", s, ws, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// reference is Append written plainly, one rune at a time.
+func reference(s string, ws Whitespace) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '"':
+			b.WriteString("&quot;")
+		case r == '\r' && ws != KeepWhitespace:
+			b.WriteString("&#xD;")
+		case (r == '\t' || r == '\n') && ws == EscapeWhitespace:
+			fmt.Fprintf(&b, "&#x%X;", r)
+		case r == '\t' || r == '\n' || r == '\r':
+			b.WriteRune(r)
+		case r < 0x20, r == utf8.RuneError && n == 1, r == 0xFFFE, r == 0xFFFF:
 			b.WriteRune(0xFFFD)
 		default:
 			b.WriteString(s[i : i+n])
