@@ -29,7 +29,17 @@ type ConsoleBuffer struct {
 	next int  // write position in ring
 	full bool // ring has wrapped at least once
 	sink io.Writer
-	subs map[chan []byte]struct{}
+	subs map[*consoleSub]struct{}
+}
+
+// consoleSub is one subscriber's backlog: output not yet taken, at most the
+// ring's size, and a wake-up for its delivery goroutine. Output is
+// coalesced rather than queued chunk by chunk, because a serial line
+// (libvirt's stream, a UART) delivers a byte or a few at a time: a queue
+// of chunks would overflow on a burst that a byte budget absorbs.
+type consoleSub struct {
+	pending []byte
+	wake    chan struct{}
 }
 
 // DefaultConsoleRing is the ring size used when zero is given.
@@ -41,7 +51,7 @@ func NewConsoleBuffer(size int, sink io.Writer) *ConsoleBuffer {
 	if size <= 0 {
 		size = DefaultConsoleRing
 	}
-	return &ConsoleBuffer{ring: make([]byte, size), size: size, sink: sink, subs: map[chan []byte]struct{}{}}
+	return &ConsoleBuffer{ring: make([]byte, size), size: size, sink: sink, subs: map[*consoleSub]struct{}{}}
 }
 
 // Write records guest output. It never blocks on slow readers; a failing sink
@@ -62,13 +72,15 @@ func (b *ConsoleBuffer) Write(p []byte) (int, error) {
 			b.sink = nil
 		}
 	}
-	if len(b.subs) > 0 {
-		chunk := append([]byte(nil), p...)
-		for ch := range b.subs {
-			select {
-			case ch <- chunk:
-			default: // subscriber is behind: it will miss this chunk
-			}
+	for sub := range b.subs {
+		sub.pending = append(sub.pending, p...)
+		if over := len(sub.pending) - b.size; over > 0 {
+			// Behind by more than the ring: the oldest bytes go.
+			sub.pending = append([]byte(nil), sub.pending[over:]...)
+		}
+		select {
+		case sub.wake <- struct{}{}:
+		default: // already woken
 		}
 	}
 	return len(p), nil
@@ -87,17 +99,40 @@ func (b *ConsoleBuffer) History() []byte {
 }
 
 // Subscribe streams output written from now on until ctx ends.
+// A subscriber that falls more than the ring's size behind loses the
+// oldest bytes; the writer never waits for it.
 func (b *ConsoleBuffer) Subscribe(ctx context.Context) <-chan []byte {
-	ch := make(chan []byte, 256)
+	sub := &consoleSub{wake: make(chan struct{}, 1)}
 	b.mu.Lock()
-	b.subs[ch] = struct{}{}
+	b.subs[sub] = struct{}{}
 	b.mu.Unlock()
+	out := make(chan []byte)
 	go func() {
-		<-ctx.Done()
-		b.mu.Lock()
-		delete(b.subs, ch)
-		close(ch)
-		b.mu.Unlock()
+		defer close(out)
+		defer func() {
+			b.mu.Lock()
+			delete(b.subs, sub)
+			b.mu.Unlock()
+		}()
+		for {
+			select {
+			case <-sub.wake:
+			case <-ctx.Done():
+				return
+			}
+			b.mu.Lock()
+			chunk := sub.pending
+			sub.pending = nil
+			b.mu.Unlock()
+			if len(chunk) == 0 {
+				continue
+			}
+			select {
+			case out <- chunk:
+			case <-ctx.Done():
+				return
+			}
+		}
 	}()
-	return ch
+	return out
 }

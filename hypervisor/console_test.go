@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -77,6 +78,55 @@ func TestConsoleBufferSubscribe(t *testing.T) {
 	}
 	cancel()
 	for range ch { // drains, then closes
+	}
+}
+
+// TestConsoleBufferByteBursts: a serial line delivers output a byte at a
+// time; a burst of thousands of one-byte writes while the subscriber is
+// not reading reaches it whole and in order (it is within the ring's
+// size), and a backlog beyond the ring keeps only the newest bytes.
+func TestConsoleBufferByteBursts(t *testing.T) {
+	b := NewConsoleBuffer(8192, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := b.Subscribe(ctx)
+	var want bytes.Buffer
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&want, "[%6d.000000] a line of boot output\n", i)
+	}
+	for _, c := range want.Bytes() {
+		b.Write([]byte{c})
+	}
+	var got []byte
+	for len(got) < want.Len() {
+		select {
+		case chunk := <-ch:
+			got = append(got, chunk...)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d bytes delivered", len(got), want.Len())
+		}
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("delivered output differs:\n%s", got)
+	}
+
+	small := NewConsoleBuffer(16, nil)
+	sub := small.Subscribe(ctx)
+	small.Write([]byte("0123456789"))
+	small.Write([]byte("abcdefghij"))
+	time.Sleep(10 * time.Millisecond) // let the delivery goroutine take the backlog, or not
+	small.Write([]byte("KLMNOP"))
+	var tail []byte
+	for !bytes.HasSuffix(tail, []byte("KLMNOP")) {
+		select {
+		case chunk := <-sub:
+			tail = append(tail, chunk...)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got %q, never the newest bytes", tail)
+		}
+	}
+	if len(tail) > 26 || !bytes.HasSuffix([]byte("0123456789abcdefghijKLMNOP"), tail[len(tail)-16:]) {
+		t.Errorf("backlog beyond the ring: got %q", tail)
 	}
 }
 
