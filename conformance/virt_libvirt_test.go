@@ -61,10 +61,7 @@ func TestVirtLibvirt(t *testing.T) {
 			pstr("KernelPath", guest.Kernel), pstr("InitrdPath", guest.Initrd),
 			pstr("KernelCommandLine", linuxguest.Cmdline(linuxguest.Boot{Mode: linuxguest.ModeServe})))},
 		param{"ResourceSettings", strings.Join([]string{
-			// One vCPU: an SMP guest under TCG, on two host cores that other
-			// test packages share, now and then stalls for minutes in the
-			// kernel's cross-CPU calls; the kvm scenario covers two vCPUs.
-			embedded("CIM_ResourceAllocationSettingData", fromTemplate(proc, pu64("VirtualQuantity", 1))...),
+			embedded("CIM_ResourceAllocationSettingData", fromTemplate(proc, pu64("VirtualQuantity", 2))...),
 			embedded("CIM_ResourceAllocationSettingData", fromTemplate(mem, pu64("VirtualQuantity", 128))...),
 			embedded("CIM_StorageAllocationSettingData", fromTemplate(disk, pu64("VirtualQuantity", 64<<20),
 				pstr("ImageSubformat", "monolithicFlat"))...),
@@ -79,7 +76,7 @@ func TestVirtLibvirt(t *testing.T) {
 		t.Fatalf("libvirt does not know the system: %s", got)
 	}
 	devices, _, vssd := s.checkSystem(vm, 3)
-	if devices["HC_Processor"] != 1 || devices["HC_LogicalDisk"] != 1 || devices["HC_EthernetPort"] != 1 {
+	if devices["HC_Processor"] != 2 || devices["HC_LogicalDisk"] != 1 || devices["HC_EthernetPort"] != 1 {
 		t.Fatalf("devices after DefineSystem: %v", devices)
 	}
 	domstate := func(want string) {
