@@ -2,10 +2,10 @@
 // one: Debian's cloud kernel, unchanged, with a busybox initramfs built here
 // in Go.
 //
-// It is test-support code, internal to the module: tests anywhere in it
-// (the engines', the CLI's, the CIM conformance suites booting a guest
-// through hypercimd) prepare and drive the same guest, while the public
-// library tree stays free of it.
+// It is a test-support package, like net/http/httptest: production code
+// does not import it. It sits outside internal/ so that tests anywhere in
+// the module (the engines', the CLI's, the CIM conformance suites booting a
+// guest through hypercimd) prepare and drive the same guest.
 //
 // FetchKernel obtains the kernel once per clone through
 // scripts/guest-kernel.sh (apt-get download of the package that
