@@ -10,6 +10,8 @@
 // whichever process finds itself the last user (it can take the users lock
 // exclusively) stops the daemons named in the marker. Daemons that were
 // already running (started by an operator or systemd) are never stopped.
+// A third file's POSIX lock lets one test process at a time run guests
+// (see holdGuestLock).
 //
 // NewGuest prepares a stock Linux guest (Debian's cloud kernel and
 // hypercim's test initramfs) that QEMU can read, for tests in any package.
@@ -35,6 +37,7 @@ const (
 	usersLock      = "/run/hypercim-libvirtd-test.users.lock"
 	startLock      = "/run/hypercim-libvirtd-test.start.lock"
 	markerPath     = "/run/hypercim-libvirtd-test.started"
+	guestLock      = "/run/hypercim-libvirtd-test.guests.lock"
 	startTimeout   = 30 * time.Second
 )
 
@@ -69,10 +72,46 @@ func Start(t testing.TB) string {
 		t.Fatalf("libvirtdtest: %v", err)
 	}
 	t.Cleanup(func() { release(t, users) })
+	begin := time.Now()
+	if err := holdGuestLock(); err != nil {
+		t.Fatalf("libvirtdtest: %v", err)
+	}
+	if waited := time.Since(begin); waited > time.Second {
+		t.Logf("libvirtdtest: waited %v for another test process's guests", waited.Round(time.Millisecond))
+	}
 	if err := ensureRunning(); err != nil {
 		t.Fatalf("libvirtdtest: %v", err)
 	}
 	return Socket
+}
+
+// holdGuestLock makes this process the only test process running guests
+// on libvirtd until it exits: libvirtd 9.0 here stops delivering a
+// domain's console stream, now and then, when another process's domain
+// exits while it streams (its stream fails with "stream had I/O
+// failure"), and a test then waits for guest output that never comes.
+// Tests within one process may still run guests in parallel: the lock is
+// a POSIX record lock, which belongs to the process (taking it again is a
+// no-op) and goes with it. Its descriptor stays open for the same reason
+// (closing any descriptor of the file would drop the process's lock), and
+// is a raw one, which no finalizer closes.
+func holdGuestLock() error {
+	fd, err := syscall.Open(guestLock, syscall.O_CREAT|syscall.O_RDWR|syscall.O_CLOEXEC, 0o644)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", guestLock, err)
+	}
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK}
+	for {
+		err = syscall.FcntlFlock(uintptr(fd), syscall.F_SETLKW, &lk)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return fmt.Errorf("lock %s: %w", guestLock, err)
+	}
+	return nil // fd stays open until the process exits
 }
 
 // ensureRunning launches whichever daemon does not answer, one process at
