@@ -101,12 +101,6 @@ const (
 	exitIOOut = 1
 )
 
-// kvm_mp_state.mp_state values used when restoring vCPUs.
-const (
-	mpStateRunnable      = 0
-	mpStateUninitialized = 1
-)
-
 // kvm_irqchip.chip_id values.
 const (
 	irqChipPICMaster = 0
@@ -116,10 +110,6 @@ const (
 
 // kvmPITSpeakerDummy asks KVM_CREATE_PIT2 to emulate port 0x61 too.
 const kvmPITSpeakerDummy = 1
-
-// kvmClockTSCStable is the kvm_clock_data flag KVM_GET_CLOCK may set and
-// KVM_SET_CLOCK rejects.
-const kvmClockTSCStable = 2
 
 // kvmRunData mirrors struct kvm_run up to and including the synced
 // registers area. The exit-specific union is kept as bytes and decoded by
@@ -249,9 +239,6 @@ type kvmCPUID2 struct {
 	_       uint32
 	Entries [maxCPUIDEntries]kvmCPUIDEntry2
 }
-
-// kvmCPUIDFlagSignificantIndex marks leaves whose subleaf (index) matters.
-const kvmCPUIDFlagSignificantIndex = 1
 
 // kvmPITChannelState mirrors struct kvm_pit_channel_state.
 type kvmPITChannelState struct {

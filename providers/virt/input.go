@@ -201,21 +201,6 @@ func unsigned(i *cim.Instance, name string) (n uint64, present bool, err error) 
 	return 0, true, badParam("%s.%s: %s is not an unsigned integer", i.ClassName, name, v)
 }
 
-func boolProp(i *cim.Instance, name string) (bool, bool) {
-	v := i.Get(name)
-	if v.IsNull() || v.IsArray() {
-		return false, false
-	}
-	if v.Type() == cim.TypeBoolean {
-		return v.Bool(), true
-	}
-	if v.Type() == cim.TypeString {
-		b, err := strconv.ParseBool(v.Str())
-		return b, err == nil
-	}
-	return false, false
-}
-
 // unitBytes returns how many bytes one unit of a DSP0004 programmatic
 // unit is: "byte", "byte*2^20", "byte*10^3", and the common names
 // (KB/KiB/MB/MiB/GB/GiB, KiloBytes, MegaBytes, GigaBytes).

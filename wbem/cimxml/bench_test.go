@@ -1,6 +1,7 @@
 package cimxml
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,7 +69,7 @@ func BenchmarkDecodeGetInstance(b *testing.B) {
 		if perr != nil {
 			b.Fatal(perr)
 		}
-		d := newDecoder(nil, nil, req.ns)
+		d := newDecoder(context.Background(), nil, req.ns)
 		var p params
 		if err := p.init(d, req.params); err != nil {
 			b.Fatal(err)

@@ -1,6 +1,7 @@
 package cimxml
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -212,7 +213,7 @@ func TestEncodeDetails(t *testing.T) {
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	m := loadModel(t)
 	inst := sampleInstance(t, m)
-	d := newDecoder(nil, nil, testNS)
+	d := newDecoder(context.Background(), nil, testNS)
 	for _, nullInArrays := range []bool{true} {
 		e := &xmlcodec.Encoder{Host: "h", NullInArrays: nullInArrays}
 		e.Instance(inst)

@@ -2,6 +2,7 @@ package cimxml
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,7 +34,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			return
 		}
-		d := newDecoder(nil, nil, req.ns)
+		d := newDecoder(context.Background(), nil, req.ns)
 		if req.target != nil {
 			if p, err := d.DecodePath(req.target); err == nil {
 				roundTripPath(t, p)

@@ -35,7 +35,11 @@ func ModuleRoot() string {
 // that runs the tests.
 func Build(dir string) (*Binaries, error) {
 	b := &Binaries{Dir: dir, Hypercimd: filepath.Join(dir, "hypercimd"), Hypercim: filepath.Join(dir, "hypercim")}
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// The toolchain running the tests, which `go test` puts first in PATH.
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return nil, fmt.Errorf("building the programs: %w", err)
+	}
 	for _, cmd := range []struct{ out, pkg string }{{b.Hypercimd, "./cmd/hypercimd"}, {b.Hypercim, "./cmd/hypercim"}} {
 		build := exec.Command(goTool, "build", "-o", cmd.out, cmd.pkg)
 		build.Dir = ModuleRoot()

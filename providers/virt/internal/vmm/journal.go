@@ -50,14 +50,6 @@ func (m *Manager) begin(in *intent) error {
 	return nil
 }
 
-// update rewrites an intent that has gained side effects.
-func (m *Manager) updateIntent(in *intent) error {
-	if err := m.store.Update(func(tx Tx) error { return putJSON(tx, bucketIntents, in.ID, in) }); err != nil {
-		return wrapf(Failed, err, "recording the progress of %s", in.Op)
-	}
-	return nil
-}
-
 // forget deletes an intent in its own transaction (after a rollback).
 func (m *Manager) forget(in *intent) {
 	if err := m.store.Update(func(tx Tx) error { return tx.Delete(bucketIntents, in.ID) }); err != nil {

@@ -628,17 +628,6 @@ func (s *system) record() *systemRecord {
 	return s.rec.clone()
 }
 
-// state returns the engine state of the system.
-func (s *system) state() hypervisor.State {
-	s.mu.Lock()
-	mach := s.machine
-	s.mu.Unlock()
-	if mach == nil {
-		return hypervisor.StateStopped
-	}
-	return mach.State()
-}
-
 func (s *system) mach() hypervisor.Machine {
 	s.mu.Lock()
 	defer s.mu.Unlock()
