@@ -1,14 +1,12 @@
 package cimxml
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
+	"github.com/hypercim/hypercim/wbem/internal/captures"
 )
 
 // FuzzDecodeRequest feeds arbitrary bodies to the request decoder. It must
@@ -130,20 +128,10 @@ func reparse(t *testing.T, b []byte) *xmlcodec.Node {
 
 // fixtureBodies returns the bodies of the captured wbemcli requests.
 func fixtureBodies(tb testing.TB) [][]byte {
-	dir := filepath.Join(repoRoot(tb), "..", "shared", "fixtures", "clients")
-	files, _ := filepath.Glob(filepath.Join(dir, "wbemcli-requests*", "*.txt"))
-	if len(files) == 0 {
-		tb.Fatalf("no wbemcli request captures under %s: the shared fixtures belong at ../shared next to the repository", dir)
+	tb.Helper()
+	bodies, err := captures.WbemcliRequests()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	var out [][]byte
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-			out = append(out, raw[i+4:])
-		}
-	}
-	return out
+	return bodies
 }

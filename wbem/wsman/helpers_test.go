@@ -19,6 +19,7 @@ import (
 	"github.com/hypercim/hypercim/schemas"
 	"github.com/hypercim/hypercim/wbem"
 	"github.com/hypercim/hypercim/wbem/auth"
+	"github.com/hypercim/hypercim/wbem/internal/captures"
 	"github.com/hypercim/hypercim/wbem/testprovider"
 )
 
@@ -253,25 +254,11 @@ func faultOf(root *element) (code, subcode, detail string) {
 // (../shared/fixtures/clients/wsman from the module root).
 func capturesDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	dir := filepath.Join(captures.Dir(), "wsman")
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the shared client captures belong at %s: %v", dir, err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory: cannot find the shared fixtures")
-		}
-		dir = parent
-	}
-	captures := filepath.Join(dir, "..", "shared", "fixtures", "clients", "wsman")
-	if _, err := os.Stat(captures); err != nil {
-		t.Fatalf("the shared client captures belong at %s: %v", captures, err)
-	}
-	return captures
+	return dir
 }
 
 const (

@@ -1,31 +1,19 @@
 package xmlcodec
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/hypercim/hypercim/wbem/internal/captures"
 )
 
-// fixtureBodies returns the bodies of the captured wbemcli requests in the
-// shared fixtures, which CI keeps next to the repository (../shared).
+// fixtureBodies returns the bodies of the captured wbemcli requests.
 func fixtureBodies(tb testing.TB) [][]byte {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "fixtures", "clients")
-	files, _ := filepath.Glob(filepath.Join(dir, "wbemcli-requests*", "*.txt"))
-	if len(files) == 0 {
-		tb.Fatalf("no wbemcli request captures under %s: the shared fixtures belong at ../shared next to the repository", dir)
+	tb.Helper()
+	bodies, err := captures.WbemcliRequests()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	var out [][]byte
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-			out = append(out, raw[i+4:])
-		}
-	}
-	return out
+	return bodies
 }
 
 // BenchmarkParse measures Parse on a wbemcli GetClass request

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hypercim/hypercim/wbem/internal/captures"
 )
 
 // The reader is held against encoding/xml's strict tokenizer as an
@@ -344,7 +346,7 @@ func fixtureFiles(tb testing.TB) map[string][]byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clients := filepath.Join(root, "..", "shared", "fixtures", "clients")
+	clients := captures.Dir()
 	wbemcli, _ := filepath.Glob(filepath.Join(clients, "wbemcli-requests*", "*.txt"))
 	wsman, _ := filepath.Glob(filepath.Join(clients, "wsman", "*", "*"))
 	if len(wbemcli) < 20 || len(wsman) < 100 {
@@ -361,11 +363,7 @@ func fixtureFiles(tb testing.TB) map[string][]byte {
 			tb.Fatal(err)
 		}
 		if strings.HasSuffix(f, ".txt") {
-			if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
-				data = data[i+4:]
-			} else if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
-				data = data[i+2:]
-			}
+			data = captures.Body(data)
 		}
 		out[f] = data
 	}
