@@ -436,26 +436,43 @@ func (m *Machine) drainConsole() {
 	}
 }
 
+// crashSettle bounds how long an unexplained pause may wait for the
+// guest-panic handling that follows it.
+const crashSettle = time.Second
+
 // pausedByCrash reports whether the domain is paused, or already stopped,
-// because the guest crashed.
+// because the guest crashed. QEMU stops the vCPUs before libvirtd's worker
+// handles the panic, so a pause with an unknown reason is polled until
+// libvirtd has said why (or crashSettle passes).
 func (m *Machine) pausedByCrash() bool {
 	conn, err := m.e.client()
 	if err != nil {
 		return false
 	}
-	state, reason, err := conn.DomainGetState(m.dom(), 0)
-	if err != nil {
+	deadline := time.Now().Add(crashSettle)
+	for {
+		state, reason, err := conn.DomainGetState(m.dom(), 0)
+		if err != nil {
+			return false
+		}
+		switch golibvirt.DomainState(state) {
+		case golibvirt.DomainPaused:
+			switch golibvirt.DomainPausedReason(reason) {
+			case golibvirt.DomainPausedCrashed:
+				return true
+			case golibvirt.DomainPausedUnknown:
+				if time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+			}
+		case golibvirt.DomainShutoff:
+			return golibvirt.DomainShutoffReason(reason) == golibvirt.DomainShutoffCrashed
+		case golibvirt.DomainCrashed:
+			return true
+		}
 		return false
 	}
-	switch golibvirt.DomainState(state) {
-	case golibvirt.DomainPaused:
-		return golibvirt.DomainPausedReason(reason) == golibvirt.DomainPausedCrashed
-	case golibvirt.DomainShutoff:
-		return golibvirt.DomainShutoffReason(reason) == golibvirt.DomainShutoffCrashed
-	case golibvirt.DomainCrashed:
-		return true
-	}
-	return false
 }
 
 // resetEcho is how long after a reset further REBOOT events are taken for
