@@ -24,7 +24,11 @@ import (
 // the caller's Principal and is cancelled when the client goes away or the
 // enumeration is closed. A provider serves a class exactly: the core asks
 // separately for each subclass, and instances a provider returns must be
-// of the class it was asked for.
+// of the class it was asked for. An instance, path or class a provider
+// yields or returns belongs to the caller from then on: it may be kept
+// after yield returns and read from other goroutines (pull operations
+// buffer results; CIM-XML encodes them on worker goroutines), so the
+// provider does not modify or reuse it.
 
 // InstanceProvider serves the instances of the classes it is registered
 // for.

@@ -374,6 +374,10 @@ func TestErrorMidStream(t *testing.T) {
 	if got := r.trailer.Get("CIMStatusCode"); got != "1" {
 		t.Errorf("CIMStatusCode trailer = %q, want 1", got)
 	}
+	// Every instance produced before the failure went out.
+	if n := count(r.body, "VALUE.NAMEDINSTANCE"); n != 2000 {
+		t.Errorf("%d instances sent before the failure, want 2000", n)
+	}
 	if got := r.trailer.Get("CIMStatusCodeDescription"); !strings.Contains(got, "CIM_ERR_FAILED") {
 		t.Errorf("CIMStatusCodeDescription trailer = %q", got)
 	}

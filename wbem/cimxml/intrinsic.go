@@ -331,13 +331,13 @@ func (c *call) enumerateInstances() error {
 	if err := c.done(); err != nil {
 		return err
 	}
-	err = c.ops().EnumerateInstances(c.d.ctx, c.ns(), name, o, func(inst *cim.Instance) error {
+	out := newResultStream(c.rw, (*xmlcodec.Encoder).NamedInstance)
+	err = out.close(c.ops().EnumerateInstances(c.d.ctx, c.ns(), name, o, func(inst *cim.Instance) error {
 		if err := withPath(inst); err != nil {
 			return err
 		}
-		c.enc().NamedInstance(inst)
-		return c.rw.maybeFlush()
-	})
+		return out.add(inst)
+	}))
 	if err != nil {
 		return err
 	}
@@ -468,27 +468,32 @@ func (c *call) assocObjects(associators bool) error {
 	if err := c.done(); err != nil {
 		return err
 	}
+	ns := c.ns()
+	out := newResultStream(c.rw, func(e *xmlcodec.Encoder, r wbem.AssocResult) {
+		if r.Class == nil {
+			e.ObjectWithPathInstance(r.Instance, ns)
+			return
+		}
+		path := r.Path
+		if path == nil {
+			path = &cim.ObjectPath{ClassName: r.Class.Name}
+		}
+		e.ObjectWithPathClass(path, r.Class, ns)
+	})
 	yield := func(r wbem.AssocResult) error {
-		switch {
-		case r.Class != nil:
-			path := r.Path
-			if path == nil {
-				path = &cim.ObjectPath{ClassName: r.Class.Name}
-			}
-			c.enc().ObjectWithPathClass(path, r.Class, c.ns())
-		default:
+		if r.Class == nil {
 			if err := withPath(r.Instance); err != nil {
 				return err
 			}
-			c.enc().ObjectWithPathInstance(r.Instance, c.ns())
 		}
-		return c.rw.maybeFlush()
+		return out.add(r)
 	}
 	if associators {
-		err = c.ops().Associators(c.d.ctx, c.ns(), obj, f, o, yield)
+		err = c.ops().Associators(c.d.ctx, ns, obj, f, o, yield)
 	} else {
-		err = c.ops().References(c.d.ctx, c.ns(), obj, f, o, yield)
+		err = c.ops().References(c.d.ctx, ns, obj, f, o, yield)
 	}
+	err = out.close(err)
 	if err != nil {
 		return err
 	}
@@ -680,8 +685,17 @@ func (c *call) execQuery() error {
 	// The results of one query are all whole instances (with paths, sent
 	// as VALUE.OBJECTWITHPATH) or all projections (VALUE.OBJECT); the
 	// first result decides, as IRETURNVALUE holds one kind of element.
-	first, withPaths := true, false
-	err = c.ops().ExecQuery(c.d.ctx, c.ns(), strings.TrimSpace(lang), query, func(inst *cim.Instance) error {
+	first, withPaths, ns := true, false, c.ns()
+	out := newResultStream(c.rw, func(e *xmlcodec.Encoder, inst *cim.Instance) {
+		if withPaths {
+			e.ObjectWithPathInstance(inst, ns)
+			return
+		}
+		e.Str(`<VALUE.OBJECT>`)
+		e.Instance(inst)
+		e.Str(`</VALUE.OBJECT>`)
+	})
+	err = out.close(c.ops().ExecQuery(c.d.ctx, ns, strings.TrimSpace(lang), query, func(inst *cim.Instance) error {
 		if first {
 			first, withPaths = false, inst.Path != nil
 		}
@@ -689,14 +703,9 @@ func (c *call) execQuery() error {
 			if err := withPath(inst); err != nil {
 				return err
 			}
-			c.enc().ObjectWithPathInstance(inst, c.ns())
-		} else {
-			c.enc().Str(`<VALUE.OBJECT>`)
-			c.enc().Instance(inst)
-			c.enc().Str(`</VALUE.OBJECT>`)
 		}
-		return c.rw.maybeFlush()
-	})
+		return out.add(inst)
+	}))
 	if err != nil {
 		return err
 	}

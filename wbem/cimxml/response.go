@@ -192,7 +192,11 @@ func (rw *responseWriter) fail(err error) {
 		// response instead of a short one.
 		panic(http.ErrAbortHandler)
 	}
-	rw.enc.B = rw.enc.B[:0]
+	// Results produced before the failure still go out: each is a whole
+	// element, and the trailers say the list is incomplete.
+	if err := rw.write(); err != nil {
+		return
+	}
 	h := rw.w.Header()
 	h.Set(rw.prefix+"CIMStatusCode", strconv.Itoa(int(cerr.Status)))
 	h.Set(rw.prefix+"CIMStatusCodeDescription", headerEncode(xmlcodec.ErrorDescription(cerr)))
