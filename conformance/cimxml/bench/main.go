@@ -97,7 +97,7 @@ func run(o options) error {
 		var t timing
 		if err == nil {
 			t, err = curlTimes(d.Pid(), "POST", "http://"+d.addr+"/cimom", int64(len(body)), o.rounds)
-			t.name = "hypercimd, " + source
+			t.name, t.source = "hypercimd, "+source, source
 		}
 		if err == nil && i == 0 {
 			first = body
@@ -127,7 +127,14 @@ func run(o options) error {
 			float64(o.count)/t.median.Seconds(), mb/t.median.Seconds(), t.serverCPU.Seconds(), t.clientCPU.Seconds())
 	}
 	for _, t := range results {
-		fmt.Printf("  ratio %-19s %5.2f time, %5.2f server CPU   target time < 2, 200000 instances/s\n", t.name+"/static", t.median.Seconds()/static.median.Seconds(), t.serverCPU.Seconds()/static.serverCPU.Seconds())
+		// The time target is the server's own path (the prepared
+		// source); with the generating source the test provider's work
+		// dominates, and the target is the rate.
+		target := "target time < 2"
+		if t.source != "prepared" {
+			target = "target 200000 instances/s (provider-bound)"
+		}
+		fmt.Printf("  ratio %-19s %5.2f time, %5.2f server CPU   %s\n", t.name+"/static", t.median.Seconds()/static.median.Seconds(), t.serverCPU.Seconds()/static.serverCPU.Seconds(), target)
 	}
 
 	d2, err := startDaemon(o.daemon, filepath.Join(tmp, "d-stream"), o.stream, o.payload, false)
@@ -302,6 +309,7 @@ func (c *client) enumerate() ([]byte, error) {
 // timing is what one server took for the EnumerateInstances rounds.
 type timing struct {
 	name                 string
+	source               string // the instance source, empty for the static file
 	median, min          time.Duration
 	serverCPU, clientCPU time.Duration // per request
 }
