@@ -870,8 +870,16 @@ func (h *Handler) pullCore(ctx context.Context, e *enumeration, count int, dst *
 		if e.kind == kindQuery {
 			pull = ops.PullInstances
 		}
+		w := newItemEncoder(e, count, &h.itemBatches)
 		st, err = pull(ctx, e.ns, e.coreCtx, uint32(count), func(inst *cim.Instance) error {
 			raw++
+			if w != nil {
+				if ferr := e.encodable(inst); ferr != nil {
+					return ferr
+				}
+				w.add(inst)
+				return nil
+			}
 			mark := len(*dst)
 			b, ferr := e.encode(*dst, inst)
 			if ferr != nil {
@@ -881,6 +889,13 @@ func (h *Handler) pullCore(ctx context.Context, e *enumeration, count int, dst *
 			placed(mark)
 			return nil
 		})
+		if w != nil {
+			// The items produced before an error are placed as well, as
+			// without the workers.
+			if perr := w.place(dst, placed); err == nil {
+				err = perr
+			}
+		}
 	}
 	if err != nil {
 		var f *Fault
@@ -900,16 +915,13 @@ func (h *Handler) pullCore(ctx context.Context, e *enumeration, count int, dst *
 
 // encode renders one instance as an item of the enumeration's mode.
 func (e *enumeration) encode(dst []byte, inst *cim.Instance) ([]byte, error) {
+	if err := e.encodable(inst); err != nil {
+		return dst, err
+	}
 	switch e.mode {
 	case modeEPR:
-		if inst.Path == nil {
-			return dst, senderFault(subCannotProcessFilter, "", "the query's results are not whole instances and have no EPR: select * for EnumerateEPR")
-		}
 		return appendEPR(dst, inst.Path, e.render.uris), nil
 	case modeObjectEPR:
-		if inst.Path == nil {
-			return dst, senderFault(subCannotProcessFilter, "", "the query's results are not whole instances and have no EPR: select * for EnumerateObjectAndEPR")
-		}
 		class := inst.ClassName
 		if e.render.asClass != "" {
 			class = e.render.asClass
@@ -925,6 +937,21 @@ func (e *enumeration) encode(dst []byte, inst *cim.Instance) ([]byte, error) {
 		return append(dst, "</wsman:Item>"...), nil
 	}
 	return appendInstance(dst, inst, "p", false, &e.render), nil
+}
+
+// encodable reports why inst cannot be an item of the enumeration's mode:
+// the modes with EPRs need whole instances, with paths.
+func (e *enumeration) encodable(inst *cim.Instance) error {
+	if inst.Path != nil {
+		return nil
+	}
+	switch e.mode {
+	case modeEPR:
+		return senderFault(subCannotProcessFilter, "", "the query's results are not whole instances and have no EPR: select * for EnumerateEPR")
+	case modeObjectEPR:
+		return senderFault(subCannotProcessFilter, "", "the query's results are not whole instances and have no EPR: select * for EnumerateObjectAndEPR")
+	}
+	return nil
 }
 
 // pullRequest is a parsed wsen:Pull or wsen:Release body.

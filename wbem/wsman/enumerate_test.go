@@ -243,6 +243,12 @@ func TestTotalItemsCountEstimateAndBigEnumeration(t *testing.T) {
 	if len(items) != 2500 || n != 3 {
 		t.Fatalf("%d items in %d responses", len(items), n)
 	}
+	// Batches encoded by several workers keep the provider's order.
+	for i, it := range items {
+		if got, want := path(it, "Id").TrimmedText(), fmt.Sprintf("g%07d", i); got != want {
+			t.Fatalf("item %d is %s, want %s", i, got, want)
+		}
+	}
 	// A small MaxEnvelopeSize splits batches without losing items.
 	items, n = enumerateAll(t, s, uriGen, `<wsman:MaxEnvelopeSize s:mustUnderstand="true">16384</wsman:MaxEnvelopeSize>`,
 		`<wsen:Enumerate><wsman:OptimizeEnumeration/><wsman:MaxElements>1000</wsman:MaxElements></wsen:Enumerate>`, 1000)

@@ -100,6 +100,8 @@ type Handler struct {
 	cfg   Config
 	enums *enumTable
 	bufs  sync.Pool
+	// itemBatches recycles the batches of Pulls encoded in parallel.
+	itemBatches sync.Pool
 	// prefetchBytes is the memory reserved by prefetched batches (see
 	// startPrefetch).
 	prefetchBytes atomic.Int64
