@@ -2,12 +2,11 @@ package cimxml
 
 import (
 	"errors"
-	"fmt"
 	"runtime"
-	"sync"
 
 	"github.com/hypercim/hypercim/cim"
 	"github.com/hypercim/hypercim/wbem/cimxml/xmlcodec"
+	"github.com/hypercim/hypercim/wbem/internal/batchenc"
 )
 
 // A large enumeration spends most of its CPU encoding. Once its response
@@ -15,9 +14,7 @@ import (
 // gathered into batches that worker goroutines encode while the core
 // produces the next ones; the handler's goroutine writes the encoded
 // batches in the order the results came. The output is byte for byte what
-// encoding one result after another gives. Workers read a result after
-// yield has returned, which the provider contract allows (wbem's
-// InstanceProvider: a yielded instance is not modified afterwards).
+// encoding one result after another gives.
 const (
 	// batchBytes is the encoded size a batch aims at: large enough that
 	// handing it over costs little per result and its write is one
@@ -37,25 +34,15 @@ type resultStream[T any] struct {
 	encode func(*xmlcodec.Encoder, T)
 
 	// Set once the pipeline runs.
-	jobs     chan *encodeBatch[T]
-	workers  sync.WaitGroup
-	pending  []*encodeBatch[T] // submitted, in result order
-	free     []*encodeBatch[T]
-	cur      *encodeBatch[T]
+	workers  *batchenc.Workers[T]
+	pending  []*batchenc.Batch[T] // submitted, in result order
+	free     []*batchenc.Batch[T]
+	cur      *batchenc.Batch[T]
 	perBatch int
 	depth    int
 	// failed is the write or encoding failure that ended the response:
 	// nothing more is written after it.
 	failed error
-}
-
-// encodeBatch is a run of results and, once ready is signalled, their
-// encoding (or the panic that stopped it).
-type encodeBatch[T any] struct {
-	items    []T
-	out      []byte
-	ready    chan struct{}
-	panicked any
 }
 
 func newResultStream[T any](rw *responseWriter, encode func(*xmlcodec.Encoder, T)) *resultStream[T] {
@@ -65,7 +52,7 @@ func newResultStream[T any](rw *responseWriter, encode func(*xmlcodec.Encoder, T
 // add sends one result: encoded at once while the response may still fit
 // one buffer, batched for the workers after that.
 func (s *resultStream[T]) add(item T) error {
-	if s.jobs == nil {
+	if s.workers == nil {
 		s.encode(&s.rw.enc, item)
 		if err := s.rw.maybeFlush(); err != nil {
 			return err
@@ -78,8 +65,8 @@ func (s *resultStream[T]) add(item T) error {
 	if s.failed != nil {
 		return s.failed
 	}
-	s.cur.items = append(s.cur.items, item)
-	if len(s.cur.items) < s.perBatch {
+	s.cur.Items = append(s.cur.Items, item)
+	if len(s.cur.Items) < s.perBatch {
 		return nil
 	}
 	return s.submit()
@@ -90,52 +77,31 @@ func (s *resultStream[T]) add(item T) error {
 func (s *resultStream[T]) start() {
 	n := min(runtime.GOMAXPROCS(0), maxEncodeWorkers)
 	s.depth = 2 * n
-	s.jobs = make(chan *encodeBatch[T], s.depth)
 	s.perBatch = maxBatch
 	s.cur = s.newBatch()
-	for range n {
+	s.workers = batchenc.Start(n, s.depth, func() batchenc.Encode[T] {
 		enc := xmlcodec.Encoder{Host: s.rw.enc.Host, NullInArrays: s.rw.enc.NullInArrays, EscapeWhitespace: s.rw.enc.EscapeWhitespace}
-		s.workers.Add(1)
-		go s.work(enc)
-	}
-}
-
-func (s *resultStream[T]) work(enc xmlcodec.Encoder) {
-	defer s.workers.Done()
-	for b := range s.jobs {
-		s.encodeBatch(&enc, b)
-		b.ready <- struct{}{}
-	}
-}
-
-// encodeBatch encodes b; a panic (a bug) is handed to the handler's
-// goroutine, which turns it into an error instead of losing the process.
-func (s *resultStream[T]) encodeBatch(enc *xmlcodec.Encoder, b *encodeBatch[T]) {
-	defer func() {
-		if r := recover(); r != nil {
-			b.panicked = r
+		return func(dst []byte, item T) []byte {
+			enc.B = dst
+			s.encode(&enc, item)
+			return enc.B
 		}
-	}()
-	enc.B = b.out[:0]
-	for _, item := range b.items {
-		s.encode(enc, item)
-	}
-	b.out = enc.B
+	})
 }
 
-func (s *resultStream[T]) newBatch() *encodeBatch[T] {
+func (s *resultStream[T]) newBatch() *batchenc.Batch[T] {
 	if n := len(s.free); n > 0 {
 		b := s.free[n-1]
 		s.free = s.free[:n-1]
 		return b
 	}
-	return &encodeBatch[T]{ready: make(chan struct{}, 1)}
+	return batchenc.NewBatch[T](maxBatch)
 }
 
 // submit hands the current batch to the workers and, with enough in
 // flight, writes the oldest.
 func (s *resultStream[T]) submit() error {
-	s.jobs <- s.cur
+	s.workers.Submit(s.cur)
 	s.pending = append(s.pending, s.cur)
 	s.cur = s.newBatch()
 	if len(s.pending) < s.depth {
@@ -148,18 +114,16 @@ func (s *resultStream[T]) submit() error {
 func (s *resultStream[T]) writeOldest() error {
 	b := s.pending[0]
 	s.pending = append(s.pending[:0], s.pending[1:]...)
-	<-b.ready
-	if b.panicked != nil {
-		s.failed = cim.NewError(cim.ErrFailed, fmt.Sprintf("internal error encoding the response: %v", b.panicked))
+	if err := b.Wait(); err != nil {
+		s.failed = cim.NewError(cim.ErrFailed, err.Error())
 		return s.failed
 	}
 	// Aim the next batches at batchBytes of output.
-	if n := len(b.items); n > 0 {
-		s.perBatch = max(1, min(maxBatch, batchBytes*n/max(1, len(b.out))))
+	if n := len(b.Items); n > 0 {
+		s.perBatch = max(1, min(maxBatch, batchBytes*n/max(1, len(b.Out))))
 	}
-	_, err := s.rw.w.Write(b.out)
-	clear(b.items)
-	b.items = b.items[:0]
+	_, err := s.rw.w.Write(b.Out)
+	b.Reset()
 	s.free = append(s.free, b)
 	if err != nil {
 		s.failed = &errClientGone{err}
@@ -174,13 +138,13 @@ func (s *resultStream[T]) writeOldest() error {
 // Results yielded before an operation's error are sent, as they are
 // without the pipeline.
 func (s *resultStream[T]) close(opErr error) error {
-	if s.jobs == nil {
+	if s.workers == nil {
 		return opErr
 	}
 	defer s.stop()
 	var gone *errClientGone
 	if !errors.As(opErr, &gone) {
-		if s.failed == nil && len(s.cur.items) > 0 {
+		if s.failed == nil && len(s.cur.Items) > 0 {
 			_ = s.submit()
 		}
 		for s.failed == nil && len(s.pending) > 0 {
@@ -196,9 +160,8 @@ func (s *resultStream[T]) close(opErr error) error {
 // stop waits for the batches still being encoded and ends the workers.
 func (s *resultStream[T]) stop() {
 	for _, b := range s.pending {
-		<-b.ready
+		_ = b.Wait()
 	}
 	s.pending = nil
-	close(s.jobs)
-	s.workers.Wait()
+	s.workers.Close()
 }
