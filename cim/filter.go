@@ -146,7 +146,10 @@ func FilterInstance(inst *Instance, cls *Class, f InstanceFilter) *Instance {
 		}
 		return !(f.LocalOnly && rp != nil && rp.Propagated)
 	}
-	if !instanceNeedsFilter(inst, cls, f, keep) {
+	// Without a PropertyList or a class to consult every property is
+	// kept: the scan looks only for qualifiers and class origins to drop.
+	keepAll := f.PropertyList == nil && !needClass
+	if !instanceNeedsFilter(inst, cls, f, keepAll, keep) {
 		return inst
 	}
 	out := &Instance{ClassName: inst.ClassName, Path: inst.Path}
@@ -194,13 +197,13 @@ func FilterInstance(inst *Instance, cls *Class, f InstanceFilter) *Instance {
 	return out
 }
 
-func instanceNeedsFilter(inst *Instance, cls *Class, f InstanceFilter, keep func(*Property) bool) bool {
+func instanceNeedsFilter(inst *Instance, cls *Class, f InstanceFilter, keepAll bool, keep func(*Property) bool) bool {
 	if f.IncludeQualifiers || len(inst.Qualifiers) > 0 {
 		return true
 	}
 	for i := range inst.props {
 		p := &inst.props[i]
-		if !keep(p) || len(p.Qualifiers) > 0 {
+		if len(p.Qualifiers) > 0 || !keepAll && !keep(p) {
 			return true
 		}
 		if f.IncludeClassOrigin != (p.ClassOrigin != "") && (cls != nil || !f.IncludeClassOrigin) {

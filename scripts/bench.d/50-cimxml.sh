@@ -5,7 +5,8 @@
 #   - EnumerateInstances of 100,000 instances of about 1 KB, timed with curl,
 #     from a provider with prepared instances and from the test provider
 #     generating them, against Go's net/http serving the same bytes from a
-#     static file: time ratio (target < 2) and CPU time of each server;
+#     static file, rounds alternating between the two: time ratio (target
+#     < 2, prepared source) and CPU time of each server;
 #   - GetInstance with 16 concurrent clients from wrk (requests/s, p50, p90,
 #     p99, server CPU per request), without and with 1 ms pauses between a
 #     client's requests, and from 16 goroutines with Go's client;

@@ -81,7 +81,13 @@ func run(o options) error {
 	fmt.Printf("%d CPUs, load average %s before\n", runtime.NumCPU(), loadAverage())
 	defer func() { fmt.Printf("load average %s after\n", loadAverage()) }()
 	var first []byte
-	var results []timing
+	var static *staticServer
+	defer func() {
+		if static != nil {
+			static.stop()
+		}
+	}()
+	var pairs []pairing
 	for i, source := range o.sources {
 		d, err := startDaemon(o.daemon, filepath.Join(tmp, "d-"+source), o.count, o.payload, source == "prepared")
 		if err != nil {
@@ -94,47 +100,54 @@ func run(o options) error {
 		if err == nil && first != nil && len(body) != len(first) {
 			err = fmt.Errorf("the %s source gives %d bytes, the %s source %d", source, len(body), o.sources[0], len(first))
 		}
-		var t timing
+		if err == nil && i == 0 {
+			// The baseline serves the same bytes from a file.
+			first = body
+			file := filepath.Join(tmp, "enumerate.xml")
+			if err = os.WriteFile(file, first, 0o600); err == nil {
+				static, err = startStatic(file)
+			}
+		}
+		var pr pairing
 		if err == nil {
-			t, err = curlTimes(d.Pid(), "POST", "http://"+d.addr+"/cimom", int64(len(body)), o.rounds)
-			t.name, t.source = "hypercimd, "+source, source
+			pr, err = curlPaired([]target{
+				{pid: d.Pid(), method: "POST", url: "http://" + d.addr + "/cimom", size: int64(len(body))},
+				{pid: static.cmd.Process.Pid, method: "GET", url: static.url, size: int64(len(body))},
+			}, o.rounds)
+			pr.source = source
 		}
 		if err == nil && i == 0 {
-			first = body
 			err = getInstanceLoads(d, o, source)
 		}
 		d.stop()
 		if err != nil {
 			return err
 		}
-		results = append(results, t)
+		pairs = append(pairs, pr)
 	}
 
-	file := filepath.Join(tmp, "enumerate.xml")
-	if err := os.WriteFile(file, first, 0o600); err != nil {
-		return err
-	}
-	static, err := staticBaseline(file, int64(len(first)), o.rounds)
-	if err != nil {
-		return err
-	}
 	mb := float64(len(first)) / 1e6
-	fmt.Printf("EnumerateInstances, %d instances of %.0f bytes (%.1f MB), keep-alive, curl, median of %d (min)\n",
+	fmt.Printf("EnumerateInstances, %d instances of %.0f bytes (%.1f MB), keep-alive, curl alternating between hypercimd and the static file, median of %d rounds (min)\n",
 		o.count, float64(len(first))/float64(o.count), mb, o.rounds)
-	fmt.Printf("  %-24s %7s %17s %9s %11s %10s\n", "", "s", "instances/s", "MB/s", "server CPU", "curl CPU")
-	for _, t := range append(results, static) {
-		fmt.Printf("  %-24s %7.3f (%5.3f) %9.0f %9.0f %9.3f s %8.3f s\n", t.name, t.median.Seconds(), t.min.Seconds(),
-			float64(o.count)/t.median.Seconds(), mb/t.median.Seconds(), t.serverCPU.Seconds(), t.clientCPU.Seconds())
-	}
-	for _, t := range results {
+	fmt.Printf("  %-24s %7s %17s %9s %11s\n", "", "s", "instances/s", "MB/s", "server CPU")
+	for _, pr := range pairs {
+		for i, t := range pr.timings {
+			name := "hypercimd, " + pr.source
+			if i == 1 {
+				name = "static file (net/http)"
+			}
+			fmt.Printf("  %-24s %7.3f (%5.3f) %9.0f %9.0f %9.3f s\n", name, t.median.Seconds(), t.min.Seconds(),
+				float64(o.count)/t.median.Seconds(), mb/t.median.Seconds(), t.serverCPU.Seconds())
+		}
 		// The time target is the server's own path (the prepared
 		// source); with the generating source the test provider's work
 		// dominates, and the target is the rate.
 		target := "target time < 2"
-		if t.source != "prepared" {
+		if pr.source != "prepared" {
 			target = "target 200000 instances/s (provider-bound)"
 		}
-		fmt.Printf("  ratio %-19s %5.2f time, %5.2f server CPU   %s\n", t.name+"/static", t.median.Seconds()/static.median.Seconds(), t.serverCPU.Seconds()/static.serverCPU.Seconds(), target)
+		fmt.Printf("  ratio %-19s %5.2f time (median of the rounds' ratios), %5.2f server CPU, curl %.3f s CPU a request   %s\n",
+			pr.source+"/static", pr.ratio, pr.timings[0].serverCPU.Seconds()/pr.timings[1].serverCPU.Seconds(), pr.clientCPU.Seconds(), target)
 	}
 
 	d2, err := startDaemon(o.daemon, filepath.Join(tmp, "d-stream"), o.stream, o.payload, false)
@@ -308,65 +321,97 @@ func (c *client) enumerate() ([]byte, error) {
 
 // timing is what one server took for the EnumerateInstances rounds.
 type timing struct {
-	name                 string
-	source               string // the instance source, empty for the static file
-	median, min          time.Duration
-	serverCPU, clientCPU time.Duration // per request
+	median, min time.Duration
+	serverCPU   time.Duration // per request
 }
 
-// curlTimes sends rounds+1 requests over one keep-alive connection with
-// curl (POST: the EnumerateInstances request, GET: the static file) and
-// returns the median and fastest of all but the first, with the CPU time
-// the server (process pid) and curl spent per request.
-func curlTimes(pid int, method, url string, size int64, rounds int) (timing, error) {
+// target is a server curl requests the enumeration from: POST of the
+// EnumerateInstances request, or GET of the static file.
+type target struct {
+	pid         int
+	method, url string
+	size        int64
+}
+
+// pairing is what curlPaired measured for one instance source against
+// the static file.
+type pairing struct {
+	source    string
+	timings   []timing // hypercimd, then the static file
+	ratio     float64  // median over the rounds of hypercimd's time / the file's
+	clientCPU time.Duration
+}
+
+// curlPaired sends rounds+1 requests to each target in turn from one curl
+// process, which keeps one keep-alive connection to each: round r asks
+// every target once, back to back, so that a change in the machine's load
+// weighs on both alike. The first round warms up. It returns the median
+// and fastest time of each target, the CPU time each server spent a
+// request, and the median of the rounds' ratios of the first target's time
+// to the second's.
+func curlPaired(targets []target, rounds int) (pairing, error) {
 	var args []string
 	for i := 0; i <= rounds; i++ {
-		if i > 0 {
-			args = append(args, "--next")
-		}
-		args = append(args, "-s", "-S", "-o", "/dev/null", "-w", "%{time_total} %{size_download} %{http_code}\n")
-		if method == "POST" {
-			args = append(args, "-u", user+":"+password, "--data-binary", body("EnumerateInstances", enumParams))
-			for k, v := range cimHeaders("EnumerateInstances") {
-				args = append(args, "-H", k+": "+v)
+		for _, tg := range targets {
+			if len(args) > 0 {
+				args = append(args, "--next")
 			}
+			args = append(args, "-s", "-S", "-o", "/dev/null", "-w", "%{time_total} %{size_download} %{http_code}\n")
+			if tg.method == "POST" {
+				args = append(args, "-u", user+":"+password, "--data-binary", body("EnumerateInstances", enumParams))
+				for k, v := range cimHeaders("EnumerateInstances") {
+					args = append(args, "-H", k+": "+v)
+				}
+			}
+			args = append(args, tg.url)
 		}
-		args = append(args, url)
 	}
-	cpu0, err := cpuTime(pid)
-	if err != nil {
-		return timing{}, err
+	cpu0 := make([]time.Duration, len(targets))
+	for i, tg := range targets {
+		c, err := cpuTime(tg.pid)
+		if err != nil {
+			return pairing{}, err
+		}
+		cpu0[i] = c
 	}
 	cmd := exec.Command("curl", args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return timing{}, fmt.Errorf("curl: %w", err)
+		return pairing{}, fmt.Errorf("curl: %w", err)
 	}
-	cpu1, err := cpuTime(pid)
-	if err != nil {
-		return timing{}, err
-	}
-	var times []time.Duration
+	times := make([][]time.Duration, len(targets))
 	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
+	for n := 0; sc.Scan(); n++ {
+		tg := targets[n%len(targets)]
 		var secs float64
-		var n int64
+		var size int64
 		var code int
-		if _, err := fmt.Sscan(sc.Text(), &secs, &n, &code); err != nil || code != 200 || n != size {
-			return timing{}, fmt.Errorf("curl: answer %q, want HTTP 200 with %d bytes", sc.Text(), size)
+		if _, err := fmt.Sscan(sc.Text(), &secs, &size, &code); err != nil || code != 200 || size != tg.size {
+			return pairing{}, fmt.Errorf("curl: answer %q from %s, want HTTP 200 with %d bytes", sc.Text(), tg.url, tg.size)
 		}
-		times = append(times, time.Duration(secs*float64(time.Second)))
+		times[n%len(targets)] = append(times[n%len(targets)], time.Duration(secs*float64(time.Second)))
 	}
-	if len(times) != rounds+1 {
-		return timing{}, fmt.Errorf("curl made %d requests of %d", len(times), rounds+1)
+	pr := pairing{clientCPU: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()) / time.Duration(len(targets)*(rounds+1))}
+	for i, tg := range targets {
+		if len(times[i]) != rounds+1 {
+			return pairing{}, fmt.Errorf("curl made %d requests to %s of %d", len(times[i]), tg.url, rounds+1)
+		}
+		cpu1, err := cpuTime(tg.pid)
+		if err != nil {
+			return pairing{}, err
+		}
+		sorted := append([]time.Duration(nil), times[i][1:]...) // the first round warms up
+		sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
+		pr.timings = append(pr.timings, timing{median: sorted[len(sorted)/2], min: sorted[0], serverCPU: (cpu1 - cpu0[i]) / time.Duration(rounds+1)})
 	}
-	times = times[1:] // the first warms up
-	client := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	sorted := append([]time.Duration(nil), times...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	n := time.Duration(rounds + 1)
-	return timing{median: sorted[len(sorted)/2], min: sorted[0], serverCPU: (cpu1 - cpu0) / n, clientCPU: client / n}, nil
+	var ratios []float64
+	for r := 1; r <= rounds; r++ {
+		ratios = append(ratios, times[0][r].Seconds()/times[1][r].Seconds())
+	}
+	sort.Float64s(ratios)
+	pr.ratio = ratios[len(ratios)/2]
+	return pr, nil
 }
 
 // --- GetInstance ----------------------------------------------------------
@@ -589,28 +634,38 @@ func serveStatic(file string) {
 	}))
 }
 
-// staticBaseline times GET of the file from the static server with curl.
-func staticBaseline(file string, size int64, rounds int) (timing, error) {
+// staticServer is the baseline server process.
+type staticServer struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startStatic starts the baseline server on file.
+func startStatic(file string) (*staticServer, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return timing{}, err
+		return nil, err
 	}
 	cmd := exec.Command(self, "static-server", file)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return timing{}, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return timing{}, err
+		return nil, err
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		return timing{}, err
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
 	}
-	t, err := curlTimes(cmd.Process.Pid, "GET", "http://"+strings.TrimSpace(line)+"/enumerate.xml", size, rounds)
-	t.name = "static file (net/http)"
-	return t, err
+	return &staticServer{cmd: cmd, url: "http://" + strings.TrimSpace(line) + "/" + filepath.Base(file)}, nil
+}
+
+func (s *staticServer) stop() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
 }
 
 func percentile(sorted []time.Duration, p int) time.Duration {
