@@ -289,11 +289,33 @@ func needsClass(f cim.InstanceFilter) bool {
 // EnumerateInstances yields the instances of className and its subclasses
 // (DSP0200 5.3.2.11), shaped by o.
 func (s *Server) EnumerateInstances(ctx context.Context, ns, className string, o InstanceOptions, yield func(*cim.Instance) error) error {
+	return s.EnumerateInstancesUnshaped(ctx, ns, className, o, func(u Unshaped) error { return yield(u.Shape()) })
+}
+
+// Unshaped is an instance of an enumeration as its provider or the
+// repository produced it, with its Path, and what shapes it for the
+// operation's options.
+type Unshaped struct {
+	Instance *cim.Instance
+	class    *cim.Class
+	filter   *cim.InstanceFilter
+}
+
+// Shape returns the instance shaped for the operation (PropertyList,
+// LocalOnly, DeepInheritance, qualifiers, class origins). It reads only
+// the instance and shared, read-only data, so it may run on any goroutine.
+func (u Unshaped) Shape() *cim.Instance { return cim.FilterInstance(u.Instance, u.class, *u.filter) }
+
+// EnumerateInstancesUnshaped is EnumerateInstances for a caller that
+// shapes the instances itself, on goroutines of its own: shaping reads
+// each instance's properties, so doing it where the instance is encoded
+// spares the producing goroutine that first pass over them.
+func (s *Server) EnumerateInstancesUnshaped(ctx context.Context, ns, className string, o InstanceOptions, yield func(Unshaped) error) error {
 	c, err := s.begin(ctx, "EnumerateInstances", ns, className, false)
 	if err != nil {
 		return err
 	}
-	run, err := s.prepareEnumerateInstances(c.ns, className, o, nil)
+	run, err := s.prepareUnshaped(c.ns, className, o, nil)
 	if err != nil {
 		return c.end(err)
 	}
@@ -307,6 +329,16 @@ type enumRun[T any] func(ctx context.Context, yield func(T) error) error
 // returns what produces its results; keep, when not nil, selects the
 // instances (whole, before o shapes them) to return.
 func (s *Server) prepareEnumerateInstances(ns, className string, o InstanceOptions, keep func(*cim.Instance) bool) (enumRun[*cim.Instance], error) {
+	run, err := s.prepareUnshaped(ns, className, o, keep)
+	if err != nil {
+		return nil, err
+	}
+	return shaped(run), nil
+}
+
+// prepareUnshaped is prepareEnumerateInstances leaving the shaping to the
+// caller.
+func (s *Server) prepareUnshaped(ns, className string, o InstanceOptions, keep func(*cim.Instance) bool) (enumRun[Unshaped], error) {
 	if err := mustName("ClassName", className); err != nil {
 		return nil, err
 	}
@@ -314,7 +346,7 @@ func (s *Server) prepareEnumerateInstances(ns, className string, o InstanceOptio
 	if err != nil {
 		return nil, err
 	}
-	return s.shapeInstances(ns, top, o, keep, func(ctx context.Context, fn func(*cim.Instance) error) error {
+	return s.unshapedInstances(ns, top, o, keep, func(ctx context.Context, fn func(*cim.Instance) error) error {
 		return s.eachInstance(ctx, ns, top, fn)
 	}), nil
 }
@@ -323,19 +355,31 @@ func (s *Server) prepareEnumerateInstances(ns, className string, o InstanceOptio
 // enumeration of class top: those keep selects (all when nil), shaped by
 // o.
 func (s *Server) shapeInstances(ns string, top *cim.Class, o InstanceOptions, keep func(*cim.Instance) bool, source enumRun[*cim.Instance]) enumRun[*cim.Instance] {
-	f := instanceFilter(o, top)
+	return shaped(s.unshapedInstances(ns, top, o, keep, source))
+}
+
+// shaped shapes the instances run yields.
+func shaped(run enumRun[Unshaped]) enumRun[*cim.Instance] {
 	return func(ctx context.Context, yield func(*cim.Instance) error) error {
+		return run(ctx, func(u Unshaped) error { return yield(u.Shape()) })
+	}
+}
+
+// unshapedInstances is shapeInstances leaving the shaping to the caller.
+func (s *Server) unshapedInstances(ns string, top *cim.Class, o InstanceOptions, keep func(*cim.Instance) bool, source enumRun[*cim.Instance]) enumRun[Unshaped] {
+	f := instanceFilter(o, top)
+	return func(ctx context.Context, yield func(Unshaped) error) error {
 		classes := newClassCache(s, ns, top)
 		withClass := needsClass(f)
 		return source(ctx, func(inst *cim.Instance) error {
 			if keep != nil && !keep(inst) {
 				return nil
 			}
-			var cls *cim.Class
+			u := Unshaped{Instance: inst, filter: &f}
 			if withClass {
-				cls = classes.get(inst.ClassName)
+				u.class = classes.get(inst.ClassName)
 			}
-			return yield(cim.FilterInstance(inst, cls, f))
+			return yield(u)
 		})
 	}
 }

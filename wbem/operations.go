@@ -43,6 +43,10 @@ type Operations interface {
 	// subclasses, each with its Path set; o.DeepInheritance decides which
 	// properties of subclasses are kept (DSP0200 5.3.2.11).
 	EnumerateInstances(ctx context.Context, ns, className string, o InstanceOptions, yield func(*cim.Instance) error) error
+	// EnumerateInstancesUnshaped is EnumerateInstances leaving the
+	// shaping of each instance (Unshaped.Shape) to the caller, which may
+	// do it on other goroutines.
+	EnumerateInstancesUnshaped(ctx context.Context, ns, className string, o InstanceOptions, yield func(Unshaped) error) error
 	EnumerateInstanceNames(ctx context.Context, ns, className string, yield func(*cim.ObjectPath) error) error
 	// CreateInstance returns the path of the new instance.
 	CreateInstance(ctx context.Context, ns string, inst *cim.Instance) (*cim.ObjectPath, error)

@@ -338,18 +338,18 @@ func TestStreamingAndTrailers(t *testing.T) {
 	}
 }
 
-// failAfter wraps the core so that EnumerateInstances fails after n
-// results, as a provider losing its backend would: with err, or
-// CIM_ERR_FAILED.
+// failAfter wraps the core so that EnumerateInstances (which CIM-XML runs
+// as EnumerateInstancesUnshaped) fails after n results, as a provider
+// losing its backend would: with err, or CIM_ERR_FAILED.
 type failAfter struct {
 	wbem.Operations
 	n   int
 	err error
 }
 
-func (f failAfter) EnumerateInstances(ctx context.Context, ns, className string, o wbem.InstanceOptions, yield func(*cim.Instance) error) error {
+func (f failAfter) EnumerateInstancesUnshaped(ctx context.Context, ns, className string, o wbem.InstanceOptions, yield func(wbem.Unshaped) error) error {
 	i := 0
-	err := f.Operations.EnumerateInstances(ctx, ns, className, o, func(inst *cim.Instance) error {
+	err := f.Operations.EnumerateInstancesUnshaped(ctx, ns, className, o, func(inst wbem.Unshaped) error {
 		if i == f.n && f.err != nil {
 			return f.err
 		}
@@ -577,7 +577,8 @@ func TestLocalOnlyIgnoredForInstances(t *testing.T) {
 }
 
 // watchEnumerate wraps the core to report how each EnumerateInstances
-// ended: the results it yielded and its error.
+// (EnumerateInstancesUnshaped, as CIM-XML runs it) ended: the results it
+// yielded and its error.
 type watchEnumerate struct {
 	wbem.Operations
 	ended chan<- enumerateEnd
@@ -588,9 +589,9 @@ type enumerateEnd struct {
 	err     error
 }
 
-func (w watchEnumerate) EnumerateInstances(ctx context.Context, ns, className string, o wbem.InstanceOptions, yield func(*cim.Instance) error) error {
+func (w watchEnumerate) EnumerateInstancesUnshaped(ctx context.Context, ns, className string, o wbem.InstanceOptions, yield func(wbem.Unshaped) error) error {
 	n := 0
-	err := w.Operations.EnumerateInstances(ctx, ns, className, o, func(inst *cim.Instance) error {
+	err := w.Operations.EnumerateInstancesUnshaped(ctx, ns, className, o, func(inst wbem.Unshaped) error {
 		n++
 		return yield(inst)
 	})

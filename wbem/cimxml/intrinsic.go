@@ -331,12 +331,15 @@ func (c *call) enumerateInstances() error {
 	if err := c.done(); err != nil {
 		return err
 	}
-	out := newResultStream(c.rw, (*xmlcodec.Encoder).NamedInstance)
-	err = out.close(c.ops().EnumerateInstances(c.d.ctx, c.ns(), name, o, func(inst *cim.Instance) error {
-		if err := withPath(inst); err != nil {
+	// Instances are shaped where they are encoded: on the workers of a
+	// large enumeration, so that the producing goroutine does not read
+	// every property first.
+	out := newResultStream(c.rw, func(e *xmlcodec.Encoder, u wbem.Unshaped) { e.NamedInstance(u.Shape()) })
+	err = out.close(c.ops().EnumerateInstancesUnshaped(c.d.ctx, c.ns(), name, o, func(u wbem.Unshaped) error {
+		if err := withPath(u.Instance); err != nil {
 			return err
 		}
-		return out.add(inst)
+		return out.add(u)
 	}))
 	if err != nil {
 		return err
