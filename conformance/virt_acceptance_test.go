@@ -394,12 +394,7 @@ func TestVirtAcceptance(t *testing.T) {
 	}
 
 	// Memory changes while the system is off; refused while it runs.
-	var memRASD string
-	for _, a := range s.ain(vssd, "CIM_VirtualSystemSettingDataComponent") {
-		if s.gi(a).num("ResourceType") == 4 {
-			memRASD = a
-		}
-	}
+	memRASD := s.allocation(vm, 4)
 	bigger := embedded("HC_ResourceAllocationSettingData", pstr("InstanceID", keyOf(memRASD, "InstanceID")),
 		pu16("ResourceType", 4), pu64("VirtualQuantity", 96), pstr("AllocationUnits", "byte*2^20"))
 	if r := s.call(vsms, "ModifyResourceSettings", param{"ResourceSettings", bigger}); r.rc != 5 || !strings.Contains(r.errMsg, "stopped") {

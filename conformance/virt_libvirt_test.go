@@ -35,17 +35,11 @@ import (
 func TestVirtLibvirt(t *testing.T) {
 	libvirtdtest.Start(t)
 	guest := libvirtdtest.NewGuest(t)
-	var tag [4]byte
-	rand.Read(tag[:])
-	name := fmt.Sprintf("hcv-%x", tag)
+	name := libvirtDomainName(t, "hcv")
 	virsh := func(args ...string) string {
-		out, _ := exec.Command("virsh", append([]string{"-c", "qemu:///system"}, args...)...).CombinedOutput()
+		out, _ := runVirsh(args...)
 		return strings.TrimSpace(string(out))
 	}
-	t.Cleanup(func() { // a failed run must not leave its domain behind
-		virsh("destroy", name)
-		virsh("undefine", name)
-	})
 	s := newVirtServer(t, "--hypervisor", "libvirt", "--libvirt-domain-type", "qemu", "--virt-boot-dir", guest.Dir)
 	begin := time.Now()
 	host, vsms, snapsvc := s.discoverVSMS()
@@ -194,12 +188,7 @@ func TestVirtLibvirt(t *testing.T) {
 	t.Logf("rebooted %v after discovery began", time.Since(begin).Round(time.Millisecond))
 
 	// Memory changes while the system is off, not while it runs.
-	var memRASD string
-	for _, a := range s.ain(vssd, "CIM_VirtualSystemSettingDataComponent") {
-		if s.gi(a).num("ResourceType") == 4 {
-			memRASD = a
-		}
-	}
+	memRASD := s.allocation(vm, 4)
 	bigger := embedded("HC_ResourceAllocationSettingData", pstr("InstanceID", keyOf(memRASD, "InstanceID")),
 		pu16("ResourceType", 4), pu64("VirtualQuantity", 160), pstr("AllocationUnits", "byte*2^20"))
 	if r := s.call(vsms, "ModifyResourceSettings", param{"ResourceSettings", bigger}); r.rc != 5 || !strings.Contains(r.errMsg, "stopped") {
@@ -227,7 +216,7 @@ func TestVirtLibvirt(t *testing.T) {
 	if r := s.call(vsms, "DestroySystem", s.ref("AffectedSystem", vm)); r.rc != 0 {
 		t.Fatalf("DestroySystem: %d %s", r.rc, r.errMsg)
 	}
-	if out, err := exec.Command("virsh", "-c", "qemu:///system", "domuuid", name).CombinedOutput(); err == nil {
+	if out, err := runVirsh("domuuid", name); err == nil {
 		t.Fatalf("libvirt still has the domain: %s", out)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(s.dir, "virt", "images")); len(entries) != 0 {
@@ -313,4 +302,23 @@ func (c *console) read(disk string, sector int, text string) {
 		c.t.Fatalf("the guest reads %q, want %q", line, text)
 	}
 	c.expect(linuxguest.Prefix + "ok read")
+}
+
+// libvirtDomainName returns a new domain name starting with prefix, and
+// destroys and undefines that domain when the test ends, so that a failed
+// run leaves nothing behind in the system libvirtd.
+func libvirtDomainName(t testing.TB, prefix string) string {
+	var tag [4]byte
+	rand.Read(tag[:])
+	name := fmt.Sprintf("%s-%x", prefix, tag)
+	t.Cleanup(func() {
+		runVirsh("destroy", name)
+		runVirsh("undefine", name)
+	})
+	return name
+}
+
+// runVirsh runs virsh on the system libvirtd.
+func runVirsh(args ...string) ([]byte, error) {
+	return exec.Command("virsh", append([]string{"-c", "qemu:///system"}, args...)...).CombinedOutput()
 }

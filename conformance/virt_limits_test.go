@@ -1,10 +1,8 @@
 package conformance
 
 import (
-	"crypto/rand"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -315,21 +313,15 @@ func vcpuShare(t testing.TB, con *console, pid, tid int, n int) float64 {
 func TestVirtLimitsLibvirt(t *testing.T) {
 	libvirtdtest.Start(t)
 	guest := libvirtdtest.NewGuest(t)
-	var tag [4]byte
-	rand.Read(tag[:])
-	name := fmt.Sprintf("hcl-%x", tag)
+	name := libvirtDomainName(t, "hcl")
 	virsh := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command("virsh", append([]string{"-c", "qemu:///system"}, args...)...).CombinedOutput()
+		out, err := runVirsh(args...)
 		if err != nil {
 			t.Errorf("virsh %s: %v: %s", strings.Join(args, " "), err, out)
 		}
 		return string(out)
 	}
-	t.Cleanup(func() {
-		exec.Command("virsh", "-c", "qemu:///system", "destroy", name).Run()
-		exec.Command("virsh", "-c", "qemu:///system", "undefine", name).Run()
-	})
 	s := newVirtServer(t, "--hypervisor", "libvirt", "--libvirt-domain-type", "qemu", "--virt-boot-dir", guest.Dir)
 	host, vsms, _ := s.discoverVSMS()
 

@@ -1,9 +1,6 @@
 package conformance
 
 import (
-	"crypto/rand"
-	"fmt"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -91,19 +88,13 @@ func TestVirtFollowsGuest(t *testing.T) {
 // virsh resume Enabled again, virsh destroy Disabled.
 func TestVirtLibvirtFollowsEngine(t *testing.T) {
 	libvirtdtest.Start(t)
-	var tag [4]byte
-	rand.Read(tag[:])
-	name := fmt.Sprintf("hcv-%x", tag)
+	name := libvirtDomainName(t, "hcv")
 	virsh := func(args ...string) {
 		t.Helper()
-		if out, err := exec.Command("virsh", append([]string{"-c", "qemu:///system"}, args...)...).CombinedOutput(); err != nil {
+		if out, err := runVirsh(args...); err != nil {
 			t.Fatalf("virsh %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	t.Cleanup(func() { // a failed run must not leave its domain behind
-		exec.Command("virsh", "-c", "qemu:///system", "destroy", name).Run()
-		exec.Command("virsh", "-c", "qemu:///system", "undefine", name).Run()
-	})
 	s := newVirtServer(t, "--hypervisor", "libvirt", "--libvirt-domain-type", "qemu")
 	_, vsms, _ := s.discoverVSMS()
 	r := s.call(vsms, "DefineSystem", param{"SystemSettings", embedded("HC_VirtualSystemSettingData", pstr("ElementName", name),

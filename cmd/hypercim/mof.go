@@ -72,13 +72,9 @@ func newMOFFlags(name, usage string) *mofFlags {
 
 // parse accepts flags before, between and after the file names.
 func (f *mofFlags) parse(env *cliEnv, args []string) ([]string, error) {
-	files, err := parseInterspersed(f.FlagSet, args)
-	if errors.Is(err, flag.ErrHelp) {
-		f.printUsage(env.stdout)
-		return nil, errMOFHelp
-	}
+	files, err := parseCommandArgs(env, f.FlagSet, f, errMOFHelp, args)
 	if err != nil {
-		return nil, f.usageError("%v", err)
+		return nil, err
 	}
 	if len(files) == 0 {
 		return nil, f.usageError("no MOF file given")

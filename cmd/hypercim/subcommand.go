@@ -82,6 +82,27 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
+// usageWriter words a subcommand's usage and its usage errors.
+type usageWriter interface {
+	printUsage(w io.Writer)
+	usageError(format string, args ...any) error
+}
+
+// parseCommandArgs parses a subcommand's arguments with parseInterspersed:
+// after --help it prints the usage on stdout and returns helpShown (which
+// the command table turns into success); a bad flag is a usage error.
+func parseCommandArgs(env *cliEnv, fs *flag.FlagSet, u usageWriter, helpShown error, args []string) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		u.printUsage(env.stdout)
+		return nil, helpShown
+	}
+	if err != nil {
+		return nil, u.usageError("%v", err)
+	}
+	return pos, nil
+}
+
 // parseInterspersed parses the flags of fs wherever they stand among the
 // positional arguments, which it returns in order. Everything after "--"
 // is positional.

@@ -139,15 +139,7 @@ func newUserFlags(name string, cmd userCommand) *userFlags {
 
 // parse accepts options before, between and after the arguments.
 func (f *userFlags) parse(env *cliEnv, args []string) ([]string, error) {
-	pos, err := parseInterspersed(f.FlagSet, args)
-	if errors.Is(err, flag.ErrHelp) {
-		f.printUsage(env.stdout)
-		return nil, errUserHelp
-	}
-	if err != nil {
-		return nil, f.usageError("%v", err)
-	}
-	return pos, nil
+	return parseCommandArgs(env, f.FlagSet, f, errUserHelp, args)
 }
 
 func (f *userFlags) printUsage(w io.Writer) {

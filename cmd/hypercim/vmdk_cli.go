@@ -29,27 +29,12 @@ func newVMDKFlags(env *cliEnv, name, usage string) *vmdkFlags {
 // errVMDKHelp ends a subcommand successfully after --help.
 var errVMDKHelp = errors.New("help shown")
 
-// parse returns the positional arguments, checking their count.
+// parse returns the positional arguments (flags may stand among them),
+// checking their count.
 func (f *vmdkFlags) parse(args []string, minArgs, maxArgs int) ([]string, error) {
-	var pos []string
-	for {
-		if err := f.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				f.printUsage(f.env.stdout)
-				return nil, errVMDKHelp
-			}
-			return nil, f.usageError("%v", err)
-		}
-		args = f.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := parseCommandArgs(f.env, f.FlagSet, f, errVMDKHelp, args)
+	if err != nil {
+		return nil, err
 	}
 	if len(pos) < minArgs || len(pos) > maxArgs {
 		return nil, f.usageError("expected %s", f.usage)
@@ -59,12 +44,8 @@ func (f *vmdkFlags) parse(args []string, minArgs, maxArgs int) ([]string, error)
 
 func (f *vmdkFlags) printUsage(w io.Writer) {
 	fmt.Fprintf(w, "usage: hypercim vmdk %s %s\n", f.name, f.usage)
-	var opts strings.Builder
-	f.SetOutput(&opts)
-	f.PrintDefaults()
-	f.SetOutput(io.Discard)
-	if opts.Len() > 0 {
-		fmt.Fprintf(w, "\noptions:\n%s", opts.String())
+	if opts := flagDefaults(f.FlagSet); opts != "" {
+		fmt.Fprintf(w, "\noptions:\n%s", opts)
 	}
 }
 

@@ -206,14 +206,7 @@ func TestReplayCapturedClients(t *testing.T) {
 			got := strconv.Itoa(status)
 			if status != 401 {
 				d := parse(t, raw)
-				if sub, detail := fault(d); sub != "" {
-					got += " " + sub
-					if detail != "" && strings.Count(want, " ") == 2 {
-						got += " " + detail
-					}
-				} else if body := d.FindElement("//Body"); body != nil && len(body.ChildElements()) > 0 {
-					got += " " + body.ChildElements()[0].Tag
-				}
+				got = replayOutcome(status, d, want)
 				checkAddressing(t, name, req.body, d)
 				if c := checkEndRules(d); c != "" {
 					t.Errorf("%s: %s\n%.2000s", name, c, raw)
@@ -280,6 +273,22 @@ func (s *server) send(t *testing.T, r capturedRequest) (int, string) {
 
 // checkAddressing checks the WS-Addressing headers of an answer: it
 // relates to the request's MessageID and carries a MessageID of its own.
+// replayOutcome sums up an answer as the replay tables expect it: the HTTP
+// status, then the fault's subcode (and its detail when want names one)
+// or the body's first element.
+func replayOutcome(status int, d *etree.Document, want string) string {
+	got := strconv.Itoa(status)
+	if sub, detail := fault(d); sub != "" {
+		got += " " + sub
+		if detail != "" && strings.Count(want, " ") == 2 {
+			got += " " + detail
+		}
+	} else if body := d.FindElement("//Body"); body != nil && len(body.ChildElements()) > 0 {
+		got += " " + body.ChildElements()[0].Tag
+	}
+	return got
+}
+
 func checkAddressing(t *testing.T, name, request string, d *etree.Document) {
 	t.Helper()
 	m := requestMessageID.FindStringSubmatch(request)

@@ -131,35 +131,29 @@ func (s *testServer) stillServes(t *testing.T) {
 	}
 }
 
-// TestOperationTimeoutGet: a Get whose provider does not answer within
-// wsman:OperationTimeout gets wsman:TimedOut; once the provider answers,
-// the same Get succeeds.
-func TestOperationTimeoutGet(t *testing.T) {
-	p := newSlowProvider(0, 1)
-	s := newSlowServer(t, p)
-	get := envelope(actionGet, uriSlow, selectors("Id", "slow0")+shortTimeout, "")
-	st, root, raw, took := s.postTimed(t, get)
-	expectTimedOut(t, "Get", st, root, raw, took)
-	s.stillServes(t)
-	p.free()
-	st, root, raw = s.post(t, get)
-	if st != 200 || path(root, "Body/T_Slow/Id").TrimmedText() != "slow0" {
-		t.Fatalf("Get once the provider answers: %d\n%.2000s", st, raw)
-	}
-}
-
-// TestOperationTimeoutInvoke: the same for an extrinsic method.
-func TestOperationTimeoutInvoke(t *testing.T) {
-	p := newSlowProvider(0, 1)
-	s := newSlowServer(t, p)
-	invoke := envelope(uriSlow+"/Wait", uriSlow, selectors("Id", "slow0")+shortTimeout, `<p:Wait_INPUT xmlns:p="`+uriSlow+`"/>`)
-	st, root, raw, took := s.postTimed(t, invoke)
-	expectTimedOut(t, "Invoke", st, root, raw, took)
-	s.stillServes(t)
-	p.free()
-	st, root, raw = s.post(t, invoke)
-	if st != 200 || path(root, "Body/Wait_OUTPUT/ReturnValue").TrimmedText() != "0" {
-		t.Fatalf("Invoke once the provider answers: %d\n%.2000s", st, raw)
+// TestOperationTimeoutGetInvoke: a Get, and an extrinsic method, whose
+// provider does not answer within wsman:OperationTimeout get
+// wsman:TimedOut; once the provider answers, the same request succeeds.
+func TestOperationTimeoutGetInvoke(t *testing.T) {
+	for _, tc := range []struct {
+		name, request, okPath, okValue string
+	}{
+		{"Get", envelope(actionGet, uriSlow, selectors("Id", "slow0")+shortTimeout, ""), "Body/T_Slow/Id", "slow0"},
+		{"Invoke", envelope(uriSlow+"/Wait", uriSlow, selectors("Id", "slow0")+shortTimeout, `<p:Wait_INPUT xmlns:p="`+uriSlow+`"/>`),
+			"Body/Wait_OUTPUT/ReturnValue", "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newSlowProvider(0, 1)
+			s := newSlowServer(t, p)
+			st, root, raw, took := s.postTimed(t, tc.request)
+			expectTimedOut(t, tc.name, st, root, raw, took)
+			s.stillServes(t)
+			p.free()
+			st, root, raw = s.post(t, tc.request)
+			if st != 200 || path(root, tc.okPath).TrimmedText() != tc.okValue {
+				t.Fatalf("%s once the provider answers: %d\n%.2000s", tc.name, st, raw)
+			}
+		})
 	}
 }
 
