@@ -9,7 +9,9 @@
 #     < 2, prepared source) and CPU time of each server;
 #   - GetInstance with 16 concurrent clients from wrk (requests/s, p50, p90,
 #     p99, server CPU per request), without and with 1 ms pauses between a
-#     client's requests, and from 16 goroutines with Go's client;
+#     client's requests, against hypercimd and against net/http serving
+#     the same answer from a file (ratios printed), and from 16 goroutines
+#     with Go's client;
 #   - the daemon's RSS growth while it streams 1,000,000 instances.
 # Then the encoder, escaping and decoder Go benchmarks, and the handler's
 # own cost per GetInstance (allocations per request are the figure that

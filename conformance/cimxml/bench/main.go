@@ -31,8 +31,13 @@ const (
 )
 
 func main() {
-	if len(os.Args) == 3 && os.Args[1] == "static-server" {
-		serveStatic(os.Args[2])
+	if len(os.Args) == 4 && os.Args[1] == "static-server" {
+		spin, err := time.ParseDuration(os.Args[3])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		serveStatic(os.Args[2], spin)
 		return
 	}
 	var o options
@@ -105,7 +110,7 @@ func run(o options) error {
 			first = body
 			file := filepath.Join(tmp, "enumerate.xml")
 			if err = os.WriteFile(file, first, 0o600); err == nil {
-				static, err = startStatic(file)
+				static, err = startStatic(file, 0)
 			}
 		}
 		var pr pairing
@@ -448,9 +453,11 @@ end
 `
 
 // getInstanceLoads measures GetInstance under o.clients concurrent
-// keep-alive clients, with wrk and then with Go's client. The "gen" source
-// keeps the daemon's heap small; "prepared" holds all instances in memory,
-// whose garbage collection shows in the tail latency.
+// keep-alive clients, with wrk against hypercimd and against the baseline
+// (net/http serving the same response from a file, in a process of its
+// own), then with Go's client. The "gen" source keeps the daemon's heap
+// small; "prepared" holds all instances in memory, whose garbage
+// collection shows in the tail latency.
 func getInstanceLoads(d *benchDaemon, o options, source string) error {
 	dir, err := os.MkdirTemp("", "hypercim-wrk-")
 	if err != nil {
@@ -463,15 +470,51 @@ func getInstanceLoads(d *benchDaemon, o options, source string) error {
 	}
 	head, tail, _ := strings.Cut(getInstanceBody("\x00"), "\x00")
 	// One request first: the user store remembers the password check.
-	if resp, err := newClient(d.addr).post("GetInstance", getInstanceBody("g0000000")); err != nil {
+	// Its answer is what the baseline serves.
+	resp, err := newClient(d.addr).post("GetInstance", getInstanceBody("g0000000"))
+	if err != nil {
 		return err
-	} else {
-		resp.Body.Close()
 	}
-	fmt.Printf("GetInstance, %d concurrent keep-alive clients, %v, instance source %s\n", o.clients, o.duration, source)
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(dir, "getinstance.xml")
+	if err := os.WriteFile(file, answer, 0o600); err != nil {
+		return err
+	}
+	static, err := startStatic(file, 0)
+	if err != nil {
+		return err
+	}
+	defer static.stop()
+	spinning, err := startStatic(file, handlerSpin)
+	if err != nil {
+		return err
+	}
+	defer spinning.stop()
+
+	fmt.Printf("GetInstance, %d concurrent keep-alive clients, %v each, instance source %s; baselines: net/http serving the %d-byte answer from a file, without and with %v of CPU per request\n",
+		o.clients, o.duration, source, len(answer), handlerSpin)
+	servers := []wrkTarget{
+		{label: "hypercimd", pid: d.Pid(), url: "http://" + d.addr + "/cimom", target: "   target p99 < 1ms"},
+		{label: "static file", pid: static.cmd.Process.Pid, url: static.url},
+		{label: "10 µs handler", pid: spinning.cmd.Process.Pid, url: spinning.url},
+	}
 	for _, think := range []int{0, 1} {
-		if err := wrkLoad(d, o, script, head, tail, think); err != nil {
-			return err
+		var results []wrkResult
+		for _, t := range servers {
+			r, err := wrkLoad(t, o, script, head, tail, think)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+		}
+		h := results[0]
+		for i, b := range results[1:] {
+			fmt.Printf("  %-28s %5.2f requests/s, %5.2f p50, %5.2f p99, %5.2f server CPU\n", "ratio hypercimd/"+servers[i+1].label,
+				h.rate/b.rate, h.p50.Seconds()/b.p50.Seconds(), h.p99.Seconds()/b.p99.Seconds(), h.serverCPU.Seconds()/b.serverCPU.Seconds())
 		}
 	}
 
@@ -482,52 +525,69 @@ func getInstanceLoads(d *benchDaemon, o options, source string) error {
 		return errors.New("no GetInstance completed")
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	fmt.Printf("  %-18s %8.0f requests/s   p50 %v   p90 %v   p99 %v   max %v   errors %d\n", "Go net/http client",
+	fmt.Printf("  %-28s %8.0f requests/s   p50 %v   p90 %v   p99 %v   max %v   errors %d\n", "hypercimd, Go net/http client",
 		float64(n)/o.duration.Seconds(), percentile(lat, 50).Round(time.Microsecond), percentile(lat, 90).Round(time.Microsecond),
 		percentile(lat, 99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond), nerr)
-	fmt.Printf("  %-18s server CPU %.1f µs/request\n", "", float64((cpu1-cpu0).Microseconds())/float64(n))
+	fmt.Printf("  %-28s server CPU %.1f µs/request\n", "", float64((cpu1-cpu0).Microseconds())/float64(n))
 	return nil
 }
 
-// wrkLoad runs wrk with o.clients connections, each waiting thinkMS
-// milliseconds between its requests (0: as fast as the server answers),
-// and prints the latency and the CPU time per request.
-func wrkLoad(d *benchDaemon, o options, script, head, tail string, thinkMS int) error {
+// wrkTarget is a server wrk loads: its process (for the CPU time), URL
+// and the target its line names.
+type wrkTarget struct {
+	label, url, target string
+	pid                int
+}
+
+// wrkResult is what one wrk run measured.
+type wrkResult struct {
+	rate      float64 // requests/s
+	p50, p99  time.Duration
+	serverCPU time.Duration // per request
+}
+
+// wrkLoad runs wrk with o.clients connections against t, each waiting
+// thinkMS milliseconds between its requests (0: as fast as the server
+// answers), and prints the latency and the CPU time per request.
+func wrkLoad(t wrkTarget, o options, script, head, tail string, thinkMS int) (wrkResult, error) {
 	threads := min(2, o.clients)
-	cmd := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(o.clients), "-d", o.duration.String(), "-s", script, "http://"+d.addr+"/cimom")
+	cmd := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(o.clients), "-d", o.duration.String(), "-s", script, t.url)
 	cmd.Env = append(os.Environ(), "BENCH_COUNT="+strconv.Itoa(o.count), "BENCH_HEAD="+head, "BENCH_TAIL="+tail,
 		"BENCH_AUTH=Basic "+basicAuth(user, password), "BENCH_THINK_MS="+strconv.Itoa(thinkMS))
-	cpu0, err := cpuTime(d.Pid())
+	cpu0, err := cpuTime(t.pid)
 	if err != nil {
-		return err
+		return wrkResult{}, err
 	}
 	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("wrk: %w", err)
+		return wrkResult{}, fmt.Errorf("wrk: %w", err)
 	}
-	cpu1, err := cpuTime(d.Pid())
+	cpu1, err := cpuTime(t.pid)
 	if err != nil {
-		return err
+		return wrkResult{}, err
 	}
 	i := bytes.Index(out, []byte("RESULT "))
 	var reqs, durUS, p50, p90, p99, max, errs, wrong int64
 	if i < 0 {
-		return fmt.Errorf("wrk printed no result:\n%s", out)
+		return wrkResult{}, fmt.Errorf("wrk printed no result:\n%s", out)
 	}
 	if _, err := fmt.Sscan(string(out[i+len("RESULT "):]), &reqs, &durUS, &p50, &p90, &p99, &max, &errs, &wrong); err != nil || reqs == 0 {
-		return fmt.Errorf("wrk printed %q", out[i:])
+		return wrkResult{}, fmt.Errorf("wrk printed %q", out[i:])
+	}
+	if errs+wrong > 0 {
+		return wrkResult{}, fmt.Errorf("%s: %d of %d GetInstance requests failed or got a wrong answer", t.label, errs+wrong, reqs)
 	}
 	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
 	wrkCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	label := "wrk, no pause"
+	label := t.label + ", wrk, no pause"
 	if thinkMS > 0 {
-		label = fmt.Sprintf("wrk, %d ms pauses", thinkMS)
+		label = fmt.Sprintf("%s, wrk, %d ms pauses", t.label, thinkMS)
 	}
-	fmt.Printf("  %-18s %8.0f requests/s   p50 %v   p90 %v   p99 %v   max %v   errors %d   target p99 < 1ms\n",
-		label, float64(reqs)/(float64(durUS)/1e6), us(p50), us(p90), us(p99), us(max), errs+wrong)
-	fmt.Printf("  %-18s server CPU %.1f µs/request, wrk CPU %.1f µs/request\n", "",
-		float64((cpu1-cpu0).Microseconds())/float64(reqs), float64(wrkCPU.Microseconds())/float64(reqs))
-	return nil
+	r := wrkResult{rate: float64(reqs) / (float64(durUS) / 1e6), p50: us(p50), p99: us(p99), serverCPU: (cpu1 - cpu0) / time.Duration(reqs)}
+	fmt.Printf("  %-28s %8.0f requests/s   p50 %v   p90 %v   p99 %v   max %v%s\n", label, r.rate, us(p50), us(p90), us(p99), us(max), t.target)
+	fmt.Printf("  %-28s server CPU %.1f µs/request, wrk CPU %.1f µs/request\n", "",
+		float64(r.serverCPU.Nanoseconds())/1e3, float64(wrkCPU.Microseconds())/float64(reqs))
+	return r, nil
 }
 
 func basicAuth(user, password string) string {
@@ -619,9 +679,16 @@ func streamRSS(d *benchDaemon, n int) (base, peak, size int64, took time.Duratio
 
 // --- the static baseline ----------------------------------------------------
 
+// handlerSpin is the CPU time the second GetInstance baseline spends on
+// each request, about what hypercimd's handler costs beyond net/http
+// (BenchmarkGetInstanceServeHTTP): it shows the latency a net/http
+// handler of that cost gets from this machine.
+const handlerSpin = 10 * time.Microsecond
+
 // serveStatic is the baseline server: net/http serving one file, in a
-// process of its own like the daemon.
-func serveStatic(file string) {
+// process of its own like the daemon. With spin, each request's body is
+// read and spin of CPU time spent before the file is served.
+func serveStatic(file string, spin time.Duration) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -629,6 +696,11 @@ func serveStatic(file string) {
 	}
 	fmt.Println(ln.Addr())
 	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if spin > 0 {
+			io.Copy(io.Discard, r.Body)
+			for start := time.Now(); time.Since(start) < spin; {
+			}
+		}
 		w.Header().Set("Content-Type", `application/xml; charset="utf-8"`)
 		http.ServeFile(w, r, file)
 	}))
@@ -640,13 +712,13 @@ type staticServer struct {
 	url string
 }
 
-// startStatic starts the baseline server on file.
-func startStatic(file string) (*staticServer, error) {
+// startStatic starts the baseline server on file (see serveStatic).
+func startStatic(file string, spin time.Duration) (*staticServer, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "static-server", file)
+	cmd := exec.Command(self, "static-server", file, spin.String())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
