@@ -170,6 +170,9 @@ func TestVirtConflicts(t *testing.T) {
 	if j := s.gi(job); j.num("JobState") != 4 {
 		t.Fatalf("the shutdown job: %v", j)
 	}
+	if p := s.gi(vm); p.num("EnabledState") != 4 {
+		t.Fatalf("during the shutdown job: %v", p)
+	}
 	if r := s.call(job, "RequestStateChange", param{"RequestedState", "4"}); r.rc != 0 {
 		t.Fatalf("terminating the job: %d", r.rc)
 	}
@@ -180,6 +183,9 @@ func TestVirtConflicts(t *testing.T) {
 	if r.rc != 0 || !strings.Contains(r.errMsg, "terminated") {
 		t.Fatalf("GetError of the terminated job: %d %q", r.rc, r.errMsg)
 	}
+	// Nobody waits for the ignored shutdown any more: the system is
+	// Enabled again, not Shutting Down.
+	s.waitState(vm, 2)
 	if r := s.call(vm, "RequestStateChange", param{"RequestedState", "3"}); r.rc != 0 {
 		t.Fatalf("turn off after the termination: %d %s", r.rc, r.errMsg)
 	}

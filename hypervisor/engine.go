@@ -110,6 +110,18 @@ type RestoreOptions struct {
 	Paused bool
 }
 
+// ShutdownAbandoner is implemented by machines that show a graceful
+// shutdown request as StateShuttingDown from the moment it is sent (the
+// kvm backend, which cannot see whether the guest acts on it). A caller
+// that stops waiting for the guest to power off calls AbandonShutdown, and
+// a machine still ShuttingDown is Running again (Paused machines resume
+// to Running): its state no longer claims a shutdown the guest ignored.
+// The request itself cannot be taken back; a guest that powers off later
+// is reported as usual.
+type ShutdownAbandoner interface {
+	AbandonShutdown(ctx context.Context) error
+}
+
 // State is a machine's lifecycle state.
 type State int
 

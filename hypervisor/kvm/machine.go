@@ -281,6 +281,27 @@ func (m *Machine) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// AbandonShutdown implements hypervisor.ShutdownAbandoner.
+func (m *Machine) AbandonShutdown(ctx context.Context) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.unlock()
+	// Under mu, event included (Publish does not block): a guest that
+	// powers off at this moment is neither overwritten with Running nor
+	// reported before it.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.state == hypervisor.StateShuttingDown:
+		m.state = hypervisor.StateRunning
+		m.publish(hypervisor.EventStateChanged, hypervisor.StateRunning, "the guest did not act on the shutdown request")
+	case m.state == hypervisor.StatePaused && m.prevState == hypervisor.StateShuttingDown:
+		m.prevState = hypervisor.StateRunning
+	}
+	return nil
+}
+
 // Pause implements hypervisor.Machine.
 func (m *Machine) Pause(ctx context.Context) error {
 	if err := m.lock(ctx); err != nil {

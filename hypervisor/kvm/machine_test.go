@@ -177,6 +177,50 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestAbandonedShutdown: a shutdown request the guest ignores (interrupts
+// off) shows as shutting down until the caller abandons it; the machine is
+// then running again, and Stop still powers it off.
+func TestAbandonedShutdown(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	m, con, ev := startGuest(t, e, 300, 1)
+	con.command(t, m, "halt")
+	ctx := context.Background()
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := m.State(); s != hypervisor.StateShuttingDown {
+		t.Fatalf("state %v after Shutdown", s)
+	}
+	a, ok := m.(hypervisor.ShutdownAbandoner)
+	if !ok {
+		t.Fatal("the kvm machine is no hypervisor.ShutdownAbandoner")
+	}
+	if err := a.AbandonShutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := m.State(); s != hypervisor.StateRunning {
+		t.Fatalf("state %v after AbandonShutdown", s)
+	}
+	for got := ev.wait(t, hypervisor.EventStateChanged); got.State != hypervisor.StateShuttingDown; got = ev.wait(t, hypervisor.EventStateChanged) {
+	}
+	if got := ev.wait(t, hypervisor.EventStateChanged); got.State != hypervisor.StateRunning || !strings.Contains(got.Reason, "shutdown request") {
+		t.Fatalf("the event after shutting-down: %+v, want running", got)
+	}
+	// Abandoning again, with no request pending, changes nothing.
+	if err := a.AbandonShutdown(ctx); err != nil || m.State() != hypervisor.StateRunning {
+		t.Fatalf("second AbandonShutdown: %v, state %v", err, m.State())
+	}
+	if err := m.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := m.State(); s != hypervisor.StateStopped {
+		t.Fatalf("state %v after Stop", s)
+	}
+	if strings.Contains(con.String(), "testguest: shutdown requested") {
+		t.Error("the halted guest answered the shutdown request")
+	}
+}
+
 // TestGuestReboot checks a guest-initiated reset boots the guest again.
 func TestGuestReboot(t *testing.T) {
 	e := newTestEngine(t, Options{})

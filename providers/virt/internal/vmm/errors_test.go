@@ -131,8 +131,8 @@ func mustSystem(t *testing.T, e *env, id string) vmm.System {
 }
 
 // TestBusyAndTerminate: while a job holds a system every other request is
-// refused as busy; a graceful shutdown the guest ignores can be terminated
-// and the system then turned off.
+// refused as busy; a graceful shutdown the guest ignores can be terminated,
+// the system then shows running again and can be turned off.
 func TestBusyAndTerminate(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -174,6 +174,7 @@ func TestBusyAndTerminate(t *testing.T) {
 	if j.State != vmm.JobTerminated {
 		t.Fatalf("job after terminate: %+v", j)
 	}
+	e.wantState(id, hypervisor.StateRunning) // nobody waits for the shutdown any more
 	e.state(id, vmm.TransitionOff)
 	e.wantState(id, hypervisor.StateStopped)
 	if err := e.m.DeleteJob(j.ID); err != nil {
@@ -185,8 +186,8 @@ func TestBusyAndTerminate(t *testing.T) {
 }
 
 // TestSyncTimeout: a shutdown bounded by the caller's timeout fails with
-// Timeout when the guest does not power off in time, and the system can
-// still be saved from its shutting-down state.
+// Timeout when the guest does not power off in time; the system shows
+// running again and can be saved.
 func TestSyncTimeout(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -200,6 +201,7 @@ func TestSyncTimeout(t *testing.T) {
 	if !strings.Contains(err.Error(), "did not power off") {
 		t.Fatal(err)
 	}
+	e.wantState(id, hypervisor.StateRunning)
 	if _, err := e.m.RequestState(ctx, id, vmm.TransitionSave, sync30); err != nil {
 		t.Fatal(err)
 	}

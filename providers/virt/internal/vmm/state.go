@@ -167,6 +167,7 @@ func (m *Manager) requestState(ctx context.Context, uuid string, t Transition, c
 			}
 			p(10)
 			if err := m.waitOff(ctx, s, deadline); err != nil {
+				m.abandonShutdown(s, mach)
 				return out.Result, err
 			}
 			m.afterStop(s)
@@ -295,6 +296,22 @@ func (m *Manager) waitOff(ctx context.Context, s *system, d time.Duration) error
 	return errorf(Timeout, "the guest of %s did not power off within %s; it may still do so, or turn it off with state 3", s.uuid, d)
 }
 
+// abandonShutdown is called when nobody waits for a graceful shutdown any
+// more (timeout, terminated job): an engine that shows the request as
+// shutting down shows the machine running again, since the guest ignored
+// it (hypervisor.ShutdownAbandoner). The caller's context may be over.
+func (m *Manager) abandonShutdown(s *system, mach hypervisor.Machine) {
+	a, ok := mach.(hypervisor.ShutdownAbandoner)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.AbandonShutdown(ctx); err != nil {
+		m.log.WithError(err).WithField("system", s.uuid).Warn("the ignored shutdown request still shows as shutting down")
+	}
+}
+
 // reboot asks the guest to shut down and starts it again once it is off;
 // a guest that reboots by itself instead (Linux answers Ctrl+Alt+Del so)
 // is rebooted already.
@@ -311,6 +328,9 @@ func (m *Manager) reboot(ctx context.Context, s *system, mach hypervisor.Machine
 	err := s.waitState(wctx, func(st hypervisor.State, resets uint64) bool {
 		return st == hypervisor.StateStopped || st == hypervisor.StateCrashed || resets > before && st == hypervisor.StateRunning
 	})
+	if err != nil {
+		m.abandonShutdown(s, mach)
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return wrapf(Failed, ctx.Err(), "stopped waiting for the guest of %s to reboot", s.uuid)
