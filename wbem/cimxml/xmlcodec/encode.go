@@ -54,6 +54,16 @@ type Encoder struct {
 	// scratch holds the XML of embedded objects before it is escaped into
 	// the enclosing VALUE.
 	scratch []byte
+	// tags remembers the start tags of plain properties by their position
+	// in an instance, and keyTags the KEYBINDING start tags by position
+	// in a path: instances of one class list their properties and keys in
+	// the same order, so each start tag is escaped and assembled once,
+	// then copied. An entry is used only for the same name, type and
+	// whitespace mode, so any other instance merely misses.
+	tags, keyTags []memoTag
+	// instanceTag and instanceNameTag remember <INSTANCE CLASSNAME="…">
+	// and <INSTANCENAME CLASSNAME="…"> for the last class written.
+	instanceTag, instanceNameTag memoTag
 }
 
 // Str appends literal markup.
@@ -156,18 +166,35 @@ func (e *Encoder) NamespacePath(host, ns string) {
 
 // InstanceName writes INSTANCENAME with one KEYBINDING per key.
 func (e *Encoder) InstanceName(p *cim.ObjectPath) {
-	e.Str(`<INSTANCENAME CLASSNAME="`)
-	e.Text(p.ClassName)
-	e.Str(`">`)
+	e.memoStart(&e.instanceNameTag, `<INSTANCENAME CLASSNAME="`, p.ClassName)
 	for i := range p.Keys {
 		k := &p.Keys[i]
-		e.Str(`<KEYBINDING NAME="`)
-		e.Text(k.Name)
-		e.Str(`">`)
+		if m := memoAt(&e.keyTags, i); m != nil {
+			e.memoStart(m, `<KEYBINDING NAME="`, k.Name)
+		} else {
+			e.Str(`<KEYBINDING NAME="`)
+			e.Text(k.Name)
+			e.Str(`">`)
+		}
 		e.KeyValue(k.Value)
 		e.Str(`</KEYBINDING>`)
 	}
 	e.Str(`</INSTANCENAME>`)
+}
+
+// memoStart writes open, name escaped and `">`, from m when it holds
+// them.
+func (e *Encoder) memoStart(m *memoTag, open, name string) {
+	ws := e.ws()
+	if m.holds(name, 0, ws) {
+		e.B = append(e.B, m.tag...)
+		return
+	}
+	start := len(e.B)
+	e.B = append(e.B, open...)
+	e.B = xmlesc.Append(e.B, name, ws)
+	e.B = append(e.B, '"', '>')
+	m.set(name, 0, ws, e.B[start:])
 }
 
 // KeyValue writes the KEYVALUE (or, for a reference key, VALUE.REFERENCE)
@@ -483,7 +510,7 @@ func (e *Encoder) QualifierDeclaration(qt *cim.QualifierType) {
 // Property writes PROPERTY, PROPERTY.ARRAY or PROPERTY.REFERENCE of a
 // class (inClass) or an instance.
 func (e *Encoder) Property(p *cim.Property, inClass bool) {
-	if !inClass && e.plainProperty(p) {
+	if !inClass && e.plainProperty(p, -1) {
 		return
 	}
 	e.property(p, inClass)
@@ -572,7 +599,9 @@ func (e *Encoder) referenceStrings(v cim.Value) {
 // scalar of a type with plain text and no qualifiers, class origin or
 // embedded object, in fewer steps than Property; it reports false, having
 // written nothing, for every other property. The output is the same.
-func (e *Encoder) plainProperty(p *cim.Property) bool {
+// at is the property's position in its instance, for the start-tag memo
+// (-1: none).
+func (e *Encoder) plainProperty(p *cim.Property, at int) bool {
 	t := p.Type
 	v := &p.Value
 	if p.IsArray || len(p.Qualifiers) > 0 || p.ClassOrigin != "" || p.Embedded != cim.EmbeddedNone ||
@@ -582,26 +611,70 @@ func (e *Encoder) plainProperty(p *cim.Property) bool {
 	}
 	// A local slice header: the appends neither reload nor store e.B.
 	ws, b := e.ws(), e.B
-	b = append(b, `<PROPERTY NAME="`...)
-	b = xmlesc.Append(b, p.Name, ws)
-	switch {
-	case v.IsNull():
+	if v.IsNull() {
+		b = append(b, `<PROPERTY NAME="`...)
+		b = xmlesc.Append(b, p.Name, ws)
 		b = append(b, `" TYPE="`...)
 		b = append(b, t.String()...)
-		b = append(b, `"></PROPERTY>`...)
-		e.B = b
+		e.B = append(b, `"></PROPERTY>`...)
 		return true
-	case t == cim.TypeString:
-		b = append(b, `" TYPE="string"><VALUE>`...)
-		b = xmlesc.Append(b, v.Str(), ws)
-	default:
+	}
+	if m := memoAt(&e.tags, at); m != nil && m.holds(p.Name, t, ws) {
+		b = append(b, m.tag...)
+	} else {
+		start := len(b)
+		b = append(b, `<PROPERTY NAME="`...)
+		b = xmlesc.Append(b, p.Name, ws)
 		b = append(b, `" TYPE="`...)
 		b = append(b, t.String()...)
 		b = append(b, `"><VALUE>`...)
+		if m != nil {
+			m.set(p.Name, t, ws, b[start:])
+		}
+	}
+	if t == cim.TypeString {
+		b = xmlesc.Append(b, v.Str(), ws)
+	} else {
 		b = v.AppendText(b)
 	}
 	e.B = append(b, `</VALUE></PROPERTY>`...)
 	return true
+}
+
+// memoTag is a start tag as the Encoder last wrote it for a name (and,
+// for a property, a type) in one whitespace mode; see Encoder.tags.
+type memoTag struct {
+	name string
+	t    cim.Type
+	ws   xmlesc.Whitespace
+	tag  []byte
+}
+
+// holds reports whether m is the tag of name and t in mode ws.
+func (m *memoTag) holds(name string, t cim.Type, ws xmlesc.Whitespace) bool {
+	return len(m.tag) > 0 && m.name == name && m.t == t && m.ws == ws
+}
+
+// set makes tag the remembered one, reusing m's buffer.
+func (m *memoTag) set(name string, t cim.Type, ws xmlesc.Whitespace, tag []byte) {
+	m.name, m.t, m.ws = name, t, ws
+	m.tag = append(m.tag[:0], tag...)
+}
+
+// maxTags bounds the memos by position: properties and keys further into
+// an instance are written without them.
+const maxTags = 256
+
+// memoAt returns the entry of memo for position at, growing it, or nil
+// when at is out of bounds.
+func memoAt(memo *[]memoTag, at int) *memoTag {
+	if at < 0 || at >= maxTags {
+		return nil
+	}
+	if at >= len(*memo) {
+		*memo = append(*memo, make([]memoTag, at+1-len(*memo))...)
+	}
+	return &(*memo)[at]
 }
 
 // originAttrs writes CLASSORIGIN when known and, in a class, PROPAGATED
@@ -637,13 +710,13 @@ func (e *Encoder) embeddedAttr(p *cim.Property) {
 // Instance writes INSTANCE with the properties (and qualifiers) the
 // Instance carries; the core has already shaped it for the request.
 func (e *Encoder) Instance(inst *cim.Instance) {
-	e.Str(`<INSTANCE`)
-	e.Attr("CLASSNAME", inst.ClassName)
-	e.B = append(e.B, '>')
+	e.memoStart(&e.instanceTag, `<INSTANCE CLASSNAME="`, inst.ClassName)
 	e.Qualifiers(inst.Qualifiers)
 	props := inst.Properties()
 	for i := range props {
-		e.Property(&props[i], false)
+		if !e.plainProperty(&props[i], i) {
+			e.property(&props[i], false)
+		}
 	}
 	e.Str(`</INSTANCE>`)
 }

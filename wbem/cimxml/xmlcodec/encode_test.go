@@ -66,7 +66,7 @@ func TestPlainPropertyMatchesGeneral(t *testing.T) {
 				p := &props[i]
 				fast, general := Encoder{EscapeWhitespace: escape}, Encoder{EscapeWhitespace: escape}
 				general.property(p, false)
-				if !fast.plainProperty(p) {
+				if !fast.plainProperty(p, -1) {
 					if len(fast.B) != 0 {
 						t.Fatalf("plainProperty declined %v after writing %s", v, fast.B)
 					}
@@ -81,6 +81,66 @@ func TestPlainPropertyMatchesGeneral(t *testing.T) {
 	}
 	if taken < 30 {
 		t.Errorf("plainProperty took only %d properties", taken)
+	}
+}
+
+// An Encoder that has written other instances (its start-tag memos
+// filled) writes every instance exactly as a fresh one does: same class
+// and layout, other property orders and types, NULLs, names that need
+// escaping, other classes and keys, and a whitespace mode switched on the
+// way.
+func TestStartTagMemoMatchesFresh(t *testing.T) {
+	mk := func(class string, props ...cim.Property) *cim.Instance {
+		inst := cim.NewInstance(class)
+		for _, p := range props {
+			inst.Set(p.Name, p.Value)
+		}
+		var keys []cim.KeyBinding
+		for _, p := range props[:min(2, len(props))] {
+			if !p.Value.IsNull() {
+				keys = append(keys, cim.KeyBinding{Name: p.Name, Value: p.Value})
+			}
+		}
+		inst.Path = cim.NewInstancePath("root/x", class, keys...)
+		return inst
+	}
+	str, u32 := cim.NewString, cim.NewUint32
+	insts := []*cim.Instance{
+		mk("T_A", cim.NewProperty("Id", str("a1")), cim.NewProperty("Count", u32(1)), cim.NewProperty("Text", str("x<y"))),
+		mk("T_A", cim.NewProperty("Id", str("a2")), cim.NewProperty("Count", u32(2)), cim.NewProperty("Text", str("tab\there"))),
+		// The same names in another order, and other types at a position.
+		mk("T_A", cim.NewProperty("Count", u32(3)), cim.NewProperty("Id", str("a3")), cim.NewProperty("Text", u32(9))),
+		// NULL where a value was, and one property more.
+		mk("T_A", cim.NewProperty("Id", str("a4")), cim.NewProperty("Count", cim.Null(cim.TypeUint32)),
+			cim.NewProperty("Text", str("")), cim.NewProperty("More", cim.NewBoolean(true))),
+		// Names and class names that need escaping, and an empty class name.
+		mk("T_<B>", cim.NewProperty("I&d", str("b1")), cim.NewProperty("Count", u32(4)), cim.NewProperty("Ta\tb", u32(5))),
+		mk("", cim.NewProperty("Id", str("c1"))),
+		mk("T_A", cim.NewProperty("Id", str("a5")), cim.NewProperty("Count", u32(5)), cim.NewProperty("Text", str("line\r\nend"))),
+		// Arrays and embedded instances take the general path between
+		// memo hits.
+		mk("T_A", cim.NewProperty("Id", str("a6")), cim.NewProperty("Count", cim.NewUint32Array([]uint32{1, 2})),
+			cim.NewProperty("Text", cim.NewEmbeddedInstance(cim.NewInstance("T_E")))),
+		mk("T_A", cim.NewProperty("Id", str("a7")), cim.NewProperty("Count", u32(7)), cim.NewProperty("Text", str("x"))),
+	}
+	// An empty class name first, while the memos are empty; the name with
+	// a tab last and again first, as the whitespace mode changes.
+	empty, tabbed := insts[5], insts[4]
+	insts = append(append([]*cim.Instance{empty, tabbed}, insts...), tabbed)
+	var long Encoder
+	for round, escape := range []bool{false, true, false} {
+		long.EscapeWhitespace = escape
+		for _, inst := range insts {
+			long.B = long.B[:0]
+			long.NamedInstance(inst)
+			long.InstanceWithPath(inst, "root/x")
+			fresh := Encoder{EscapeWhitespace: escape}
+			fresh.NamedInstance(inst)
+			fresh.InstanceWithPath(inst, "root/x")
+			if string(long.B) != string(fresh.B) {
+				t.Fatalf("round %d, instance %v:\n memo  %s\n fresh %s", round, inst.Path, long.B, fresh.B)
+			}
+		}
 	}
 }
 
