@@ -57,13 +57,17 @@ type Encoder struct {
 	// tags remembers the start tags of plain properties by their position
 	// in an instance, and keyTags the KEYBINDING start tags by position
 	// in a path: instances of one class list their properties and keys in
-	// the same order, so each start tag is escaped and assembled once,
-	// then copied. An entry is used only for the same name, type and
+	// the same order, so a start tag is escaped and assembled for the
+	// first instances of a class and copied for the others. An entry is used only for the same name, type and
 	// whitespace mode, so any other instance merely misses.
 	tags, keyTags []memoTag
 	// instanceTag and instanceNameTag remember <INSTANCE CLASSNAME="…">
 	// and <INSTANCENAME CLASSNAME="…"> for the last class written.
 	instanceTag, instanceNameTag memoTag
+	// instances and names count the instances and instance names
+	// written: the memos are filled from the second of each on, so that a
+	// response of one allocates nothing for them.
+	instances, names int
 }
 
 // Str appends literal markup.
@@ -166,27 +170,23 @@ func (e *Encoder) NamespacePath(host, ns string) {
 
 // InstanceName writes INSTANCENAME with one KEYBINDING per key.
 func (e *Encoder) InstanceName(p *cim.ObjectPath) {
-	e.memoStart(&e.instanceNameTag, `<INSTANCENAME CLASSNAME="`, p.ClassName)
+	fill := e.names > 0
+	e.memoStart(&e.instanceNameTag, fill, `<INSTANCENAME CLASSNAME="`, p.ClassName)
 	for i := range p.Keys {
 		k := &p.Keys[i]
-		if m := memoAt(&e.keyTags, i); m != nil {
-			e.memoStart(m, `<KEYBINDING NAME="`, k.Name)
-		} else {
-			e.Str(`<KEYBINDING NAME="`)
-			e.Text(k.Name)
-			e.Str(`">`)
-		}
+		e.memoStart(memoAt(&e.keyTags, i, fill), fill, `<KEYBINDING NAME="`, k.Name)
 		e.KeyValue(k.Value)
 		e.Str(`</KEYBINDING>`)
 	}
 	e.Str(`</INSTANCENAME>`)
+	e.names++
 }
 
 // memoStart writes open, name escaped and `">`, from m when it holds
-// them.
-func (e *Encoder) memoStart(m *memoTag, open, name string) {
+// them, else into m when fill is set. m may be nil (no memo).
+func (e *Encoder) memoStart(m *memoTag, fill bool, open, name string) {
 	ws := e.ws()
-	if m.holds(name, 0, ws) {
+	if m != nil && m.holds(name, 0, ws) {
 		e.B = append(e.B, m.tag...)
 		return
 	}
@@ -194,7 +194,9 @@ func (e *Encoder) memoStart(m *memoTag, open, name string) {
 	e.B = append(e.B, open...)
 	e.B = xmlesc.Append(e.B, name, ws)
 	e.B = append(e.B, '"', '>')
-	m.set(name, 0, ws, e.B[start:])
+	if m != nil && fill {
+		m.set(name, 0, ws, e.B[start:])
+	}
 }
 
 // KeyValue writes the KEYVALUE (or, for a reference key, VALUE.REFERENCE)
@@ -619,7 +621,7 @@ func (e *Encoder) plainProperty(p *cim.Property, at int) bool {
 		e.B = append(b, `"></PROPERTY>`...)
 		return true
 	}
-	if m := memoAt(&e.tags, at); m != nil && m.holds(p.Name, t, ws) {
+	if m := memoAt(&e.tags, at, false); m != nil && m.holds(p.Name, t, ws) {
 		b = append(b, m.tag...)
 	} else {
 		start := len(b)
@@ -628,7 +630,7 @@ func (e *Encoder) plainProperty(p *cim.Property, at int) bool {
 		b = append(b, `" TYPE="`...)
 		b = append(b, t.String()...)
 		b = append(b, `"><VALUE>`...)
-		if m != nil {
+		if m := memoAt(&e.tags, at, e.instances > 0); m != nil {
 			m.set(p.Name, t, ws, b[start:])
 		}
 	}
@@ -665,15 +667,18 @@ func (m *memoTag) set(name string, t cim.Type, ws xmlesc.Whitespace, tag []byte)
 // an instance are written without them.
 const maxTags = 256
 
-// memoAt returns the entry of memo for position at, growing it, or nil
-// when at is out of bounds.
-func memoAt(memo *[]memoTag, at int) *memoTag {
-	if at < 0 || at >= maxTags {
+// memoAt returns the entry of memo for position at, or nil when memo has
+// none; with grow it makes room for one (up to maxTags).
+func memoAt(memo *[]memoTag, at int, grow bool) *memoTag {
+	switch {
+	case at < 0:
+		return nil
+	case at < len(*memo):
+		return &(*memo)[at]
+	case !grow || at >= maxTags:
 		return nil
 	}
-	if at >= len(*memo) {
-		*memo = append(*memo, make([]memoTag, at+1-len(*memo))...)
-	}
+	*memo = append(*memo, make([]memoTag, at+1-len(*memo))...)
 	return &(*memo)[at]
 }
 
@@ -710,7 +715,7 @@ func (e *Encoder) embeddedAttr(p *cim.Property) {
 // Instance writes INSTANCE with the properties (and qualifiers) the
 // Instance carries; the core has already shaped it for the request.
 func (e *Encoder) Instance(inst *cim.Instance) {
-	e.memoStart(&e.instanceTag, `<INSTANCE CLASSNAME="`, inst.ClassName)
+	e.memoStart(&e.instanceTag, e.instances > 0, `<INSTANCE CLASSNAME="`, inst.ClassName)
 	e.Qualifiers(inst.Qualifiers)
 	props := inst.Properties()
 	for i := range props {
@@ -719,6 +724,7 @@ func (e *Encoder) Instance(inst *cim.Instance) {
 		}
 	}
 	e.Str(`</INSTANCE>`)
+	e.instances++
 }
 
 // Class writes CLASS with its qualifiers, properties and methods.

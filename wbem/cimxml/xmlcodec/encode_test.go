@@ -144,6 +144,31 @@ func TestStartTagMemoMatchesFresh(t *testing.T) {
 	}
 }
 
+// The memos cost a response of one instance (GetInstance) nothing: an
+// Encoder with room in its buffer writes the first NamedInstance without
+// allocating, and the next ones too, once the memos are filled.
+func TestStartTagMemoAllocations(t *testing.T) {
+	inst := cim.NewInstance("T_A")
+	inst.Set("Id", cim.NewString("a1"))
+	inst.Set("Count", cim.NewUint32(7))
+	inst.Path = cim.NewInstancePath("root/x", "T_A", cim.KeyBinding{Name: "Id", Value: inst.Get("Id")})
+	if n := testing.AllocsPerRun(100, func() {
+		e := Encoder{B: make([]byte, 0, 4096)}
+		e.NamedInstance(inst)
+	}); n != 1 { // the buffer
+		t.Errorf("first instance: %v allocations, want 1 (the buffer)", n)
+	}
+	e := Encoder{B: make([]byte, 0, 4096)}
+	e.NamedInstance(inst)
+	e.NamedInstance(inst)
+	if n := testing.AllocsPerRun(100, func() {
+		e.B = e.B[:0]
+		e.NamedInstance(inst)
+	}); n != 0 {
+		t.Errorf("later instances: %v allocations, want 0", n)
+	}
+}
+
 // sblim-wbemcli refuses PROPERTY.ARRAY with an EmbeddedObject attribute
 // ("Unknown attribute in list for PROPERTY.ARRAY"), in classes and instances
 // alike; the attribute goes out only where values need it.
