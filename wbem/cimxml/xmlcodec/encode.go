@@ -58,8 +58,9 @@ type Encoder struct {
 	// in an instance, and keyTags the KEYBINDING start tags by position
 	// in a path: instances of one class list their properties and keys in
 	// the same order, so a start tag is escaped and assembled for the
-	// first instances of a class and copied for the others. An entry is used only for the same name, type and
-	// whitespace mode, so any other instance merely misses.
+	// first instances of a class and copied for the others. An entry is
+	// used only for the same name, type and whitespace mode, so any other
+	// instance merely misses.
 	tags, keyTags []memoTag
 	// instanceTag and instanceNameTag remember <INSTANCE CLASSNAME="…">
 	// and <INSTANCENAME CLASSNAME="…"> for the last class written.

@@ -185,9 +185,9 @@ func TestBusyAndTerminate(t *testing.T) {
 	}
 }
 
-// TestSyncTimeout: a shutdown bounded by the caller's timeout fails with
-// Timeout when the guest does not power off in time; the system shows
-// running again and can be saved.
+// TestSyncTimeout: a shutdown or reboot bounded by the caller's timeout
+// fails with Timeout when the guest does not power off in time; the system
+// shows running again and can be saved.
 func TestSyncTimeout(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -199,6 +199,13 @@ func TestSyncTimeout(t *testing.T) {
 	_, err := e.m.RequestState(ctx, id, vmm.TransitionShutdown, vmm.CallOptions{Wait: 200e6})
 	wantCode(t, err, vmm.Timeout)
 	if !strings.Contains(err.Error(), "did not power off") {
+		t.Fatal(err)
+	}
+	e.wantState(id, hypervisor.StateRunning)
+	// A reboot waits for the same shutdown, and ends alike.
+	_, err = e.m.RequestState(ctx, id, vmm.TransitionReboot, vmm.CallOptions{Wait: 200e6})
+	wantCode(t, err, vmm.Timeout)
+	if !strings.Contains(err.Error(), "to reboot") {
 		t.Fatal(err)
 	}
 	e.wantState(id, hypervisor.StateRunning)
