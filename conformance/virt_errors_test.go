@@ -170,7 +170,7 @@ func TestVirtConflicts(t *testing.T) {
 	if j := s.gi(job); j.num("JobState") != 4 {
 		t.Fatalf("the shutdown job: %v", j)
 	}
-	if p := s.gi(vm); p.num("EnabledState") != 4 {
+	if p := s.gi(vm); p.num("EnabledState") != 4 || p.num("RequestedState") != 4 || p.num("TransitioningToState") != 4 {
 		t.Fatalf("during the shutdown job: %v", p)
 	}
 	if r := s.call(job, "RequestStateChange", param{"RequestedState", "4"}); r.rc != 0 {
@@ -184,12 +184,15 @@ func TestVirtConflicts(t *testing.T) {
 		t.Fatalf("GetError of the terminated job: %d %q", r.rc, r.errMsg)
 	}
 	// Nobody waits for the ignored shutdown any more: the system is
-	// Enabled again, not Shutting Down.
-	s.waitState(vm, 2)
+	// Enabled again, not Shutting Down; the shutdown stays the last
+	// request, and no transition is in progress.
+	if p := s.waitState(vm, 2); p.num("RequestedState") != 4 || p.num("TransitioningToState") != 12 {
+		t.Fatalf("after the terminated shutdown: %v", p)
+	}
 	if r := s.call(vm, "RequestStateChange", param{"RequestedState", "3"}); r.rc != 0 {
 		t.Fatalf("turn off after the termination: %d %s", r.rc, r.errMsg)
 	}
-	if p := s.gi(vm); p.num("EnabledState") != 3 || p.str("ElementName") != "contested" {
+	if p := s.gi(vm); p.num("EnabledState") != 3 || p.num("RequestedState") != 3 || p.str("ElementName") != "contested" {
 		t.Fatalf("after the conflicts: %v", p)
 	}
 	// Once free, the system takes the change.

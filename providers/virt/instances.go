@@ -224,8 +224,8 @@ func (p *Provider) systemInstance(v *vmm.System) (*cim.Instance, error) {
 		requested = v.Requested
 	}
 	transitioning := requestedNA
-	if v.Busy != "" && v.Requested != 0 {
-		transitioning = v.Requested
+	if v.Transitioning != 0 {
+		transitioning = v.Transitioning
 	}
 	return p.newInst(classSystem).
 		set("CreationClassName", classSystem).

@@ -164,6 +164,9 @@ func TestBusyAndTerminate(t *testing.T) {
 	if j.State != vmm.JobRunning || !j.Cancellable {
 		t.Fatalf("job %+v", j)
 	}
+	if v := mustSystem(t, e, id); v.Requested != uint16(vmm.TransitionShutdown) || v.Transitioning != uint16(vmm.TransitionShutdown) {
+		t.Fatalf("during the shutdown: requested %d, transitioning %d", v.Requested, v.Transitioning)
+	}
 	if err := e.m.DeleteJob(j.ID); vmm.CodeOf(err) != vmm.InvalidState {
 		t.Fatalf("deleting a running job: %v", err)
 	}
@@ -175,6 +178,9 @@ func TestBusyAndTerminate(t *testing.T) {
 		t.Fatalf("job after terminate: %+v", j)
 	}
 	e.wantState(id, hypervisor.StateRunning) // nobody waits for the shutdown any more
+	if v := mustSystem(t, e, id); v.Requested != uint16(vmm.TransitionShutdown) || v.Transitioning != 0 {
+		t.Fatalf("after the terminated shutdown: requested %d, transitioning %d", v.Requested, v.Transitioning)
+	}
 	e.state(id, vmm.TransitionOff)
 	e.wantState(id, hypervisor.StateStopped)
 	if err := e.m.DeleteJob(j.ID); err != nil {

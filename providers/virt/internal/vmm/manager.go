@@ -176,14 +176,17 @@ type system struct {
 	// are refused as busy rather than queued.
 	op chan struct{}
 
-	mu        sync.Mutex
-	rec       *systemRecord
-	machine   hypervisor.Machine
-	opName    string // what holds op, for busy messages
-	changed   chan struct{}
-	reason    string // the engine's reason for the last state change
-	resets    uint64 // guest resets seen, for reboot
-	stopWatch context.CancelFunc
+	mu      sync.Mutex
+	rec     *systemRecord
+	machine hypervisor.Machine
+	opName  string // what holds op, for busy messages
+	// transition is the state change a job carries out (0: none); it is
+	// cleared with opName.
+	transition Transition
+	changed    chan struct{}
+	reason     string // the engine's reason for the last state change
+	resets     uint64 // guest resets seen, for reboot
+	stopWatch  context.CancelFunc
 }
 
 // Open loads the manager's state, finishes or rolls back what a crash
@@ -400,9 +403,12 @@ type System struct {
 	Created  time.Time
 	Modified time.Time
 	// State is the engine's; Saved is set for a system saved to disk.
-	State     hypervisor.State
-	Saved     bool
-	Requested uint16
+	State hypervisor.State
+	Saved bool
+	// Requested is the last state change a client asked for and the
+	// server accepted (0: none); Transitioning the one a job is carrying
+	// out (0: none).
+	Requested, Transitioning uint16
 	// Busy names the operation in progress, "" when idle.
 	Busy        string
 	LastApplied string
@@ -419,7 +425,7 @@ func (s *system) view() System {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := System{UUID: s.uuid, Def: s.rec.Def.Clone(), Created: s.rec.Created, Modified: s.rec.Modified,
-		Saved: s.rec.Saved, Requested: s.rec.Requested, Busy: s.opName, LastApplied: s.rec.LastApplied,
+		Saved: s.rec.Saved, Requested: s.rec.Requested, Transitioning: uint16(s.transition), Busy: s.opName, LastApplied: s.rec.LastApplied,
 		Branch: s.rec.Branch, Reason: s.reason}
 	if s.machine != nil {
 		v.State = s.machine.State()
@@ -576,7 +582,7 @@ func (m *Manager) acquire(uuid, op string) (*system, func(), error) {
 	return s, func() {
 		once.Do(func() {
 			s.mu.Lock()
-			s.opName = ""
+			s.opName, s.transition = "", 0
 			s.mu.Unlock()
 			<-s.op
 			m.notify(Change{Kind: "system", ID: s.uuid, Event: Modified})

@@ -110,6 +110,25 @@ func (m *Manager) requestState(ctx context.Context, uuid string, t Transition, c
 	}
 	spec := jobSpec{Name: jobName(t), Method: "RequestStateChange", Owner: OwnerManagement,
 		Affected: []Affected{{Kind: "system", ID: s.uuid, Effects: []uint16{EffectExclusiveUse}}}}
+	// long runs a transition as a job. From the job's start it is the
+	// requested state (CIM_EnabledLogicalElement.RequestStateChange: the
+	// parameter becomes RequestedState when the call returns 0 or 4096
+	// Job Started, whatever the job's outcome), and the one the system is
+	// transitioning to while the job runs.
+	long := func(work func(ctx context.Context, p progress) (Result, error)) (Outcome, error) {
+		s.mu.Lock()
+		s.transition = t
+		s.mu.Unlock()
+		err := m.commit(s, func(r *systemRecord) error {
+			r.Requested = uint16(t)
+			return nil
+		}, nil)
+		if err != nil {
+			release()
+			return Outcome{}, err
+		}
+		return m.runLong(ctx, co, spec, release, work)
+	}
 	deadline := co.Wait
 	if deadline <= 0 {
 		deadline = m.opts.GuestTimeout
@@ -127,7 +146,7 @@ func (m *Manager) requestState(ctx context.Context, uuid string, t Transition, c
 		case active(st):
 			return refuse()
 		}
-		return m.runLong(ctx, co, spec, release, func(ctx context.Context, p progress) (Result, error) {
+		return long(func(ctx context.Context, p progress) (Result, error) {
 			return out.Result, m.start(ctx, s, mach, requested(true))
 		})
 
@@ -161,7 +180,7 @@ func (m *Manager) requestState(ctx context.Context, uuid string, t Transition, c
 			return refuse()
 		}
 		spec.Cancellable = true
-		return m.runLong(ctx, co, spec, release, func(ctx context.Context, p progress) (Result, error) {
+		return long(func(ctx context.Context, p progress) (Result, error) {
 			if err := mach.Shutdown(ctx); err != nil {
 				return out.Result, engineErr(err, "shutting down %s", s.uuid)
 			}
@@ -185,7 +204,7 @@ func (m *Manager) requestState(ctx context.Context, uuid string, t Transition, c
 			release()
 			return Outcome{}, errorf(NotSupported, "cannot save %s: %s", uuid, why)
 		}
-		return m.runLong(ctx, co, spec, release, func(ctx context.Context, p progress) (Result, error) {
+		return long(func(ctx context.Context, p progress) (Result, error) {
 			return out.Result, m.save(ctx, s, mach, requested(false))
 		})
 
@@ -203,7 +222,7 @@ func (m *Manager) requestState(ctx context.Context, uuid string, t Transition, c
 			return refuse()
 		}
 		spec.Cancellable = true
-		return m.runLong(ctx, co, spec, release, func(ctx context.Context, p progress) (Result, error) {
+		return long(func(ctx context.Context, p progress) (Result, error) {
 			return out.Result, m.reboot(ctx, s, mach, deadline, p, requested(true))
 		})
 
