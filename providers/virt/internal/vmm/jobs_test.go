@@ -134,8 +134,12 @@ func TestJobFailure(t *testing.T) {
 		t.Fatalf("the failed job as listed: %+v %v", got, err)
 	}
 	// The guest ignored the request: the system shows running again (not
-	// shutting down), and turning it off works.
+	// shutting down), the shutdown stays the last request, and turning it
+	// off works.
 	e.wantState(id, hypervisor.StateRunning)
+	if v := mustSystem(t, e, id); v.Requested != uint16(vmm.TransitionShutdown) || v.Transitioning != 0 {
+		t.Fatalf("after the failed shutdown: requested %d, transitioning %d", v.Requested, v.Transitioning)
+	}
 	e.state(id, vmm.TransitionOff)
 	e.wantState(id, hypervisor.StateStopped)
 	// The failure survives a restart as it was.

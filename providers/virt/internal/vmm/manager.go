@@ -427,6 +427,9 @@ func (s *system) view() System {
 	v := System{UUID: s.uuid, Def: s.rec.Def.Clone(), Created: s.rec.Created, Modified: s.rec.Modified,
 		Saved: s.rec.Saved, Requested: s.rec.Requested, Transitioning: uint16(s.transition), Busy: s.opName, LastApplied: s.rec.LastApplied,
 		Branch: s.rec.Branch, Reason: s.reason}
+	if s.transition != 0 {
+		v.Requested = uint16(s.transition) // accepted, recorded when the job ends
+	}
 	if s.machine != nil {
 		v.State = s.machine.State()
 		v.CannotSave = cannotSave(s.machine)

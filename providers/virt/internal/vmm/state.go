@@ -114,20 +114,25 @@ func (m *Manager) requestState(ctx context.Context, uuid string, t Transition, c
 	// requested state (CIM_EnabledLogicalElement.RequestStateChange: the
 	// parameter becomes RequestedState when the call returns 0 or 4096
 	// Job Started, whatever the job's outcome), and the one the system is
-	// transitioning to while the job runs.
+	// transitioning to while the job runs (System.Transitioning). A job
+	// that succeeds records it with its result; one that fails records it
+	// alone.
 	long := func(work func(ctx context.Context, p progress) (Result, error)) (Outcome, error) {
 		s.mu.Lock()
 		s.transition = t
 		s.mu.Unlock()
-		err := m.commit(s, func(r *systemRecord) error {
-			r.Requested = uint16(t)
-			return nil
-		}, nil)
-		if err != nil {
-			release()
-			return Outcome{}, err
-		}
-		return m.runLong(ctx, co, spec, release, work)
+		return m.runLong(ctx, co, spec, release, func(ctx context.Context, p progress) (Result, error) {
+			res, err := work(ctx, p)
+			if err != nil {
+				if cerr := m.commit(s, func(r *systemRecord) error {
+					r.Requested = uint16(t)
+					return nil
+				}, nil); cerr != nil {
+					m.log.WithError(cerr).WithField("system", s.uuid).Warn("the failed request is not recorded as RequestedState")
+				}
+			}
+			return res, err
+		})
 	}
 	deadline := co.Wait
 	if deadline <= 0 {
