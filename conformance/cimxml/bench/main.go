@@ -453,9 +453,10 @@ end
 `
 
 // getInstanceLoads measures GetInstance under o.clients concurrent
-// keep-alive clients, with wrk against hypercimd and against the baseline
-// (net/http serving the same response from a file, in a process of its
-// own), then with Go's client. The "gen" source keeps the daemon's heap
+// keep-alive clients, with wrk against hypercimd and against two
+// baselines in processes of their own (net/http serving the same answer
+// from a file, without and with handlerSpin of CPU per request), then with
+// Go's client. The "gen" source keeps the daemon's heap
 // small; "prepared" holds all instances in memory, whose garbage
 // collection shows in the tail latency.
 func getInstanceLoads(d *benchDaemon, o options, source string) error {
