@@ -190,8 +190,7 @@ func (m *Manager) requestState(ctx context.Context, uuid string, t Transition, c
 				return out.Result, engineErr(err, "shutting down %s", s.uuid)
 			}
 			p(10)
-			if err := m.waitOff(ctx, s, deadline); err != nil {
-				m.abandonShutdown(s, mach)
+			if err := m.waitOff(ctx, s, mach, deadline); err != nil {
 				return out.Result, err
 			}
 			m.afterStop(s)
@@ -304,11 +303,10 @@ func (m *Manager) save(ctx context.Context, s *system, mach hypervisor.Machine, 
 	}, func(tx Tx) error { return tx.Delete(bucketIntents, in.ID) })
 }
 
-// waitOff waits for the machine to stop, up to d.
-func (m *Manager) waitOff(ctx context.Context, s *system, d time.Duration) error {
-	wctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	err := s.waitState(wctx, func(st hypervisor.State, _ uint64) bool {
+// waitOff waits up to d for the machine to stop after a graceful shutdown
+// request.
+func (m *Manager) waitOff(ctx context.Context, s *system, mach hypervisor.Machine, d time.Duration) error {
+	err := m.awaitGuest(ctx, s, mach, d, func(st hypervisor.State, _ uint64) bool {
 		return st == hypervisor.StateStopped || st == hypervisor.StateCrashed
 	})
 	switch {
@@ -320,20 +318,24 @@ func (m *Manager) waitOff(ctx context.Context, s *system, d time.Duration) error
 	return errorf(Timeout, "the guest of %s did not power off within %s; it may still do so, or turn it off with state 3", s.uuid, d)
 }
 
-// abandonShutdown is called when nobody waits for a graceful shutdown any
-// more (timeout, terminated job): an engine that shows the request as
+// awaitGuest waits up to d, after a graceful shutdown request, until done
+// holds. When the wait ends first (timeout, or ctx over: a terminated
+// job), nobody waits for the request any more: an engine that shows it as
 // shutting down shows the machine running again, since the guest ignored
-// it (hypervisor.ShutdownAbandoner). The caller's context may be over.
-func (m *Manager) abandonShutdown(s *system, mach hypervisor.Machine) {
-	a, ok := mach.(hypervisor.ShutdownAbandoner)
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// it (hypervisor.ShutdownAbandoner).
+func (m *Manager) awaitGuest(ctx context.Context, s *system, mach hypervisor.Machine, d time.Duration, done func(hypervisor.State, uint64) bool) error {
+	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	if err := a.AbandonShutdown(ctx); err != nil {
-		m.log.WithError(err).WithField("system", s.uuid).Warn("the ignored shutdown request still shows as shutting down")
+	err := s.waitState(wctx, done)
+	if a, ok := mach.(hypervisor.ShutdownAbandoner); ok && err != nil {
+		// ctx may be over: the abandoning gets a context of its own.
+		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer acancel()
+		if aerr := a.AbandonShutdown(actx); aerr != nil {
+			m.log.WithError(aerr).WithField("system", s.uuid).Warn("the ignored shutdown request still shows as shutting down")
+		}
 	}
+	return err
 }
 
 // reboot asks the guest to shut down and starts it again once it is off;
@@ -347,14 +349,9 @@ func (m *Manager) reboot(ctx context.Context, s *system, mach hypervisor.Machine
 		return engineErr(err, "rebooting %s", s.uuid)
 	}
 	p(10)
-	wctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	err := s.waitState(wctx, func(st hypervisor.State, resets uint64) bool {
+	err := m.awaitGuest(ctx, s, mach, d, func(st hypervisor.State, resets uint64) bool {
 		return st == hypervisor.StateStopped || st == hypervisor.StateCrashed || resets > before && st == hypervisor.StateRunning
 	})
-	if err != nil {
-		m.abandonShutdown(s, mach)
-	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return wrapf(Failed, ctx.Err(), "stopped waiting for the guest of %s to reboot", s.uuid)
