@@ -170,7 +170,9 @@ func TestVirtConflicts(t *testing.T) {
 	if j := s.gi(job); j.num("JobState") != 4 {
 		t.Fatalf("the shutdown job: %v", j)
 	}
-	if p := s.gi(vm); p.num("EnabledState") != 4 || p.num("RequestedState") != 4 || p.num("TransitioningToState") != 4 {
+	// Once the request has reached the guest (the job starts it on its own
+	// goroutine), the system is Shutting Down.
+	if p := s.waitState(vm, 4); p.num("RequestedState") != 4 || p.num("TransitioningToState") != 4 {
 		t.Fatalf("during the shutdown job: %v", p)
 	}
 	if r := s.call(job, "RequestStateChange", param{"RequestedState", "4"}); r.rc != 0 {

@@ -146,6 +146,7 @@ func TestBusyAndTerminate(t *testing.T) {
 	if err != nil || out.Job == nil {
 		t.Fatalf("shutdown: %+v %v", out, err)
 	}
+	e.wantState(id, hypervisor.StateShuttingDown) // the request reached the guest
 	for _, try := range []func() error{
 		func() error { _, err := e.m.RequestState(ctx, id, vmm.TransitionOff, vmm.CallOptions{}); return err },
 		func() error {
