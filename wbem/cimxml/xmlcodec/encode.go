@@ -622,7 +622,8 @@ func (e *Encoder) plainProperty(p *cim.Property, at int) bool {
 		e.B = append(b, `"></PROPERTY>`...)
 		return true
 	}
-	if m := memoAt(&e.tags, at, false); m != nil && m.holds(p.Name, t, ws) {
+	// The memo has entries once the Encoder has written an instance.
+	if m := memoAt(&e.tags, at, e.instances > 0); m != nil && m.holds(p.Name, t, ws) {
 		b = append(b, m.tag...)
 	} else {
 		start := len(b)
@@ -631,7 +632,7 @@ func (e *Encoder) plainProperty(p *cim.Property, at int) bool {
 		b = append(b, `" TYPE="`...)
 		b = append(b, t.String()...)
 		b = append(b, `"><VALUE>`...)
-		if m := memoAt(&e.tags, at, e.instances > 0); m != nil {
+		if m != nil {
 			m.set(p.Name, t, ws, b[start:])
 		}
 	}
