@@ -37,6 +37,7 @@ type resultStream[T any] struct {
 	workers  *batchenc.Workers[T]
 	pending  []*batchenc.Batch[T] // submitted, in result order
 	free     []*batchenc.Batch[T]
+	all      []*batchenc.Batch[T] // whose buffers stop gives back
 	cur      *batchenc.Batch[T]
 	perBatch int
 	depth    int
@@ -95,7 +96,13 @@ func (s *resultStream[T]) newBatch() *batchenc.Batch[T] {
 		s.free = s.free[:n-1]
 		return b
 	}
-	return batchenc.NewBatch[T](maxBatch)
+	// Output buffers come from the handler's pool of streaming buffers:
+	// memory that earlier responses used, rather than fresh pages that
+	// the kernel must fault in and zero for every large enumeration.
+	b := batchenc.NewBatch[T](maxBatch)
+	b.Out = (*s.rw.h.streams.Get().(*[]byte))[:0]
+	s.all = append(s.all, b)
+	return b
 }
 
 // submit hands the current batch to the workers and, with enough in
@@ -157,11 +164,17 @@ func (s *resultStream[T]) close(opErr error) error {
 	return opErr
 }
 
-// stop waits for the batches still being encoded and ends the workers.
+// stop waits for the batches still being encoded, ends the workers and
+// gives the batches' buffers back.
 func (s *resultStream[T]) stop() {
 	for _, b := range s.pending {
 		_ = b.Wait()
 	}
 	s.pending = nil
 	s.workers.Close()
+	for _, b := range s.all {
+		out := b.Out
+		s.rw.h.putBuffer(&out)
+	}
+	s.all, s.free, s.cur = nil, nil, nil
 }

@@ -44,7 +44,7 @@ func main() {
 	flag.StringVar(&o.daemon, "hypercimd", "", "hypercimd binary to measure")
 	flag.IntVar(&o.count, "count", 100000, "instances per EnumerateInstances")
 	flag.IntVar(&o.payload, "payload", 520, "Payload length of each instance (520 gives about 1 KB of CIM-XML)")
-	flag.IntVar(&o.rounds, "rounds", 7, "EnumerateInstances rounds (the median is reported)")
+	flag.IntVar(&o.rounds, "rounds", 15, "EnumerateInstances rounds (the median is reported)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long the GetInstance clients run")
 	flag.IntVar(&o.clients, "clients", 16, "concurrent GetInstance clients")
 	flag.IntVar(&o.stream, "stream", 1000000, "instances streamed for the memory measurement")
