@@ -55,12 +55,14 @@ type Encoder struct {
 	// the enclosing VALUE.
 	scratch []byte
 	// tags remembers the start tags of plain properties by their position
-	// in an instance, and keyTags the KEYBINDING start tags by position
-	// in a path: instances of one class list their properties and keys in
-	// the same order, so a start tag is escaped and assembled for the
-	// first instances of a class and copied for the others. An entry is
-	// used only for the same name, type and whitespace mode, so any other
-	// instance merely misses.
+	// in an instance, and keyTags the KEYBINDING start tags (with the
+	// KEYVALUE start of a string key) by position in a path: instances of
+	// one class list their properties and keys in the same order, so a
+	// start tag is escaped and assembled for the first instances of a
+	// class and copied for the others, joined to the end tags of the
+	// element before when that is a plain property or string key. An
+	// entry is used only for the same name, type and whitespace mode, so
+	// any other instance merely misses.
 	tags, keyTags []memoTag
 	// instanceTag and instanceNameTag remember <INSTANCE CLASSNAME="…">
 	// and <INSTANCENAME CLASSNAME="…"> for the last class written.
@@ -173,14 +175,64 @@ func (e *Encoder) NamespacePath(host, ns string) {
 func (e *Encoder) InstanceName(p *cim.ObjectPath) {
 	fill := e.names > 0
 	e.memoStart(&e.instanceNameTag, fill, `<INSTANCENAME CLASSNAME="`, p.ClassName)
+	ws := e.ws()
+	// open: the last key written was a string, whose KEYVALUE and
+	// KEYBINDING are still open; the next string key's memo closes them
+	// and starts its own in one copy.
+	open := false
 	for i := range p.Keys {
 		k := &p.Keys[i]
-		e.memoStart(memoAt(&e.keyTags, i, fill), fill, `<KEYBINDING NAME="`, k.Name)
-		e.KeyValue(k.Value)
-		e.Str(`</KEYBINDING>`)
+		m := memoAt(&e.keyTags, i, fill)
+		if !plainStringKey(k.Value) {
+			if open {
+				e.Str(endStringKey)
+				open = false
+			}
+			e.memoStart(m, fill, `<KEYBINDING NAME="`, k.Name)
+			e.KeyValue(k.Value)
+			e.Str(`</KEYBINDING>`)
+			continue
+		}
+		b := e.B
+		switch {
+		case m != nil && m.holds(k.Name, cim.TypeString, ws) && open:
+			b = append(b, m.joint...)
+		case m != nil && m.holds(k.Name, cim.TypeString, ws):
+			b = append(b, m.tag...)
+		default:
+			if open {
+				b = append(b, endStringKey...)
+			}
+			start := len(b)
+			b = append(b, `<KEYBINDING NAME="`...)
+			b = xmlesc.Append(b, k.Name, ws)
+			b = append(b, `">`+stringKeyValue...)
+			if m != nil && fill {
+				m.set(k.Name, cim.TypeString, ws, endStringKey, b[start:])
+			}
+		}
+		e.B = xmlesc.Append(b, k.Value.Str(), ws)
+		open = true
 	}
-	e.Str(`</INSTANCENAME>`)
+	if open {
+		e.Str(endStringKey + `</INSTANCENAME>`)
+	} else {
+		e.Str(`</INSTANCENAME>`)
+	}
 	e.names++
+}
+
+const (
+	// stringKeyValue starts the KEYVALUE of a string key, endStringKey
+	// closes it and its KEYBINDING.
+	stringKeyValue = `<KEYVALUE VALUETYPE="string" TYPE="string">`
+	endStringKey   = `</KEYVALUE></KEYBINDING>`
+)
+
+// plainStringKey reports whether v is a key KeyValue writes as a string
+// KEYVALUE: a string that holds no embedded object.
+func plainStringKey(v cim.Value) bool {
+	return v.Type() == cim.TypeString && v.Instance() == nil && v.Class() == nil
 }
 
 // memoStart writes open, name escaped and `">`, from m when it holds
@@ -196,7 +248,7 @@ func (e *Encoder) memoStart(m *memoTag, fill bool, open, name string) {
 	e.B = xmlesc.Append(e.B, name, ws)
 	e.B = append(e.B, '"', '>')
 	if m != nil && fill {
-		m.set(name, 0, ws, e.B[start:])
+		m.set(name, 0, ws, "", e.B[start:])
 	}
 }
 
@@ -205,9 +257,9 @@ func (e *Encoder) memoStart(m *memoTag, fill bool, open, name string) {
 // that ignore TYPE how to read the text.
 func (e *Encoder) KeyValue(v cim.Value) {
 	t := v.Type()
-	if t == cim.TypeString && v.Instance() == nil && v.Class() == nil {
+	if plainStringKey(v) {
 		// The common key, in fewer steps; the same output as below.
-		b := append(e.B, `<KEYVALUE VALUETYPE="string" TYPE="string">`...)
+		b := append(e.B, stringKeyValue...)
 		b = xmlesc.Append(b, v.Str(), e.ws())
 		e.B = append(b, `</KEYVALUE>`...)
 		return
@@ -606,15 +658,12 @@ func (e *Encoder) referenceStrings(v cim.Value) {
 // (-1: none).
 func (e *Encoder) plainProperty(p *cim.Property, at int) bool {
 	t := p.Type
-	v := &p.Value
-	if p.IsArray || len(p.Qualifiers) > 0 || p.ClassOrigin != "" || p.Embedded != cim.EmbeddedNone ||
-		!t.Valid() || t == cim.TypeReference || t == cim.TypeChar16 || v.Type() != t || v.IsArray() ||
-		t == cim.TypeString && v.Embedded() != cim.EmbeddedNone {
+	if !plainType(t) || !plain(p) {
 		return false
 	}
 	// A local slice header: the appends neither reload nor store e.B.
 	ws, b := e.ws(), e.B
-	if v.IsNull() {
+	if p.Value.IsNull() {
 		b = append(b, `<PROPERTY NAME="`...)
 		b = xmlesc.Append(b, p.Name, ws)
 		b = append(b, `" TYPE="`...)
@@ -633,25 +682,51 @@ func (e *Encoder) plainProperty(p *cim.Property, at int) bool {
 		b = append(b, t.String()...)
 		b = append(b, `"><VALUE>`...)
 		if m != nil {
-			m.set(p.Name, t, ws, b[start:])
+			m.set(p.Name, t, ws, endPlainProperty, b[start:])
 		}
 	}
-	if t == cim.TypeString {
-		b = xmlesc.Append(b, v.Str(), ws)
-	} else {
-		b = v.AppendText(b)
-	}
-	e.B = append(b, `</VALUE></PROPERTY>`...)
+	e.B = append(appendPlainValue(b, p, ws), endPlainProperty...)
 	return true
 }
 
+// endPlainProperty closes the VALUE and PROPERTY of a plain property.
+const endPlainProperty = `</VALUE></PROPERTY>`
+
+// plainType reports whether plainProperty takes properties of type t:
+// those whose values are plain text.
+func plainType(t cim.Type) bool {
+	return t.Valid() && t != cim.TypeReference && t != cim.TypeChar16
+}
+
+// plain reports whether p, of a type plainType takes, is a scalar (NULL
+// or not) of its declared type without qualifiers, class origin or
+// embedded object.
+func plain(p *cim.Property) bool {
+	v := &p.Value
+	return !p.IsArray && len(p.Qualifiers) == 0 && p.ClassOrigin == "" && p.Embedded == cim.EmbeddedNone &&
+		v.Type() == p.Type && !v.IsArray() && (p.Type != cim.TypeString || v.Embedded() == cim.EmbeddedNone)
+}
+
+// appendPlainValue appends the text of a plain property's value.
+func appendPlainValue(b []byte, p *cim.Property, ws xmlesc.Whitespace) []byte {
+	if p.Type == cim.TypeString {
+		return xmlesc.Append(b, p.Value.Str(), ws)
+	}
+	return p.Value.AppendText(b)
+}
+
 // memoTag is a start tag as the Encoder last wrote it for a name (and,
-// for a property, a type) in one whitespace mode; see Encoder.tags.
+// for a property or a string key, a type) in one whitespace mode; see
+// Encoder.tags.
 type memoTag struct {
 	name string
 	t    cim.Type
 	ws   xmlesc.Whitespace
-	tag  []byte
+	// joint is the end tags that close the element before (a plain
+	// property's, a string key's) followed by the start tag, so that a
+	// run of such elements costs one copy between values; tag is the
+	// start tag alone, the end of joint.
+	joint, tag []byte
 }
 
 // holds reports whether m is the tag of name and t in mode ws.
@@ -659,10 +734,11 @@ func (m *memoTag) holds(name string, t cim.Type, ws xmlesc.Whitespace) bool {
 	return len(m.tag) > 0 && m.name == name && m.t == t && m.ws == ws
 }
 
-// set makes tag the remembered one, reusing m's buffer.
-func (m *memoTag) set(name string, t cim.Type, ws xmlesc.Whitespace, tag []byte) {
+// set makes tag the remembered one, after end, reusing m's buffer.
+func (m *memoTag) set(name string, t cim.Type, ws xmlesc.Whitespace, end string, tag []byte) {
 	m.name, m.t, m.ws = name, t, ws
-	m.tag = append(m.tag[:0], tag...)
+	m.joint = append(append(m.joint[:0], end...), tag...)
+	m.tag = m.joint[len(end):]
 }
 
 // maxTags bounds the memos by position: properties and keys further into
@@ -720,12 +796,42 @@ func (e *Encoder) Instance(inst *cim.Instance) {
 	e.memoStart(&e.instanceTag, e.instances > 0, `<INSTANCE CLASSNAME="`, inst.ClassName)
 	e.Qualifiers(inst.Qualifiers)
 	props := inst.Properties()
+	ws := e.ws()
+	// open: the last property written was plain and had a value, its
+	// VALUE and PROPERTY are still open; the next memo hit closes them
+	// and starts its own in one copy. The loop writes such properties
+	// itself when the memo holds their tag (the steady state of an
+	// enumeration), plainProperty and property the others.
+	open := false
 	for i := range props {
-		if !e.plainProperty(&props[i], i) {
-			e.property(&props[i], false)
+		p := &props[i]
+		if i < len(e.tags) {
+			// A memo entry is only made for a type plainType takes.
+			if m := &e.tags[i]; m.holds(p.Name, p.Type, ws) && plain(p) && !p.Value.IsNull() {
+				b := e.B
+				if open {
+					b = append(b, m.joint...)
+				} else {
+					b = append(b, m.tag...)
+				}
+				e.B = appendPlainValue(b, p, ws)
+				open = true
+				continue
+			}
+		}
+		if open {
+			e.Str(endPlainProperty)
+			open = false
+		}
+		if !e.plainProperty(p, i) {
+			e.property(p, false)
 		}
 	}
-	e.Str(`</INSTANCE>`)
+	if open {
+		e.Str(endPlainProperty + `</INSTANCE>`)
+	} else {
+		e.Str(`</INSTANCE>`)
+	}
 	e.instances++
 }
 

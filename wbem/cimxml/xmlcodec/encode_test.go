@@ -1,6 +1,9 @@
 package xmlcodec
 
 import (
+	"bytes"
+	"encoding/xml"
+	"io"
 	"strings"
 	"testing"
 
@@ -38,7 +41,8 @@ func BenchmarkAppendEscaped(b *testing.B) {
 }
 
 // plainProperty writes what the general path writes, for every property it
-// takes, and declines the others.
+// takes (plain names and names to escape), and declines the others (class
+// origins, qualifiers, values of another type than the property's...).
 func TestPlainPropertyMatchesGeneral(t *testing.T) {
 	emb := cim.NewInstance("T_E")
 	emb.Set("S", cim.NewString("x"))
@@ -61,7 +65,14 @@ func TestPlainPropertyMatchesGeneral(t *testing.T) {
 			props := []cim.Property{cim.NewProperty("P<&", v), cim.NewProperty("Name", v)}
 			withOrigin := cim.NewProperty("O", v)
 			withOrigin.ClassOrigin = "T_Base"
-			props = append(props, withOrigin)
+			withQualifier := cim.NewProperty("Q", v)
+			withQualifier.Qualifiers = cim.Qualifiers{{Name: "Description", Value: cim.NewString("q")}}
+			// A value of another type than the property's.
+			mistyped := cim.Property{Name: "M", Type: cim.TypeString, Value: v}
+			if v.Type() == cim.TypeString {
+				mistyped.Type = cim.TypeUint32
+			}
+			props = append(props, withOrigin, withQualifier, mistyped)
 			for i := range props {
 				p := &props[i]
 				fast, general := Encoder{EscapeWhitespace: escape}, Encoder{EscapeWhitespace: escape}
@@ -85,10 +96,11 @@ func TestPlainPropertyMatchesGeneral(t *testing.T) {
 }
 
 // An Encoder that has written other instances (its start-tag memos
-// filled) writes every instance exactly as a fresh one does: same class
-// and layout, other property orders and types, NULLs, names that need
-// escaping, other classes and keys, and a whitespace mode switched on the
-// way.
+// filled) writes every instance exactly as a fresh one does, and that is
+// well-formed: same class and layout, other property orders and types,
+// NULLs, names that need escaping, other classes and keys (strings and
+// numbers in turn), qualifiers, class origins and values of another type
+// at memoized positions, and a whitespace mode switched on the way.
 func TestStartTagMemoMatchesFresh(t *testing.T) {
 	mk := func(class string, props ...cim.Property) *cim.Instance {
 		inst := cim.NewInstance(class)
@@ -123,6 +135,21 @@ func TestStartTagMemoMatchesFresh(t *testing.T) {
 			cim.NewProperty("Text", cim.NewEmbeddedInstance(cim.NewInstance("T_E")))),
 		mk("T_A", cim.NewProperty("Id", str("a7")), cim.NewProperty("Count", u32(7)), cim.NewProperty("Text", str("x"))),
 	}
+	// A string key before a number key, a number key where a string key
+	// was, then both kinds in turn.
+	insts = append(insts, mk("T_K", cim.NewProperty("Alpha", str("k1")), cim.NewProperty("Beta", u32(1))),
+		mk("T_A", cim.NewProperty("Count", u32(8)), cim.NewProperty("Id", str("a8"))),
+		mk("T_A", cim.NewProperty("Id", str("a9")), cim.NewProperty("Count", u32(9))),
+		mk("T_A", cim.NewProperty("Count", u32(10)), cim.NewProperty("Id", str("a10"))))
+	// At positions the memo holds: a property with qualifiers, one with a
+	// class origin, one whose value is not of its declared type, and a
+	// NULL between values.
+	odd := mk("T_A", cim.NewProperty("Id", str("a11")), cim.NewProperty("Count", u32(11)), cim.NewProperty("Text", str("t")))
+	odd.Properties()[0].Qualifiers = cim.Qualifiers{{Name: "Key", Value: cim.NewBoolean(true)}}
+	odd.Properties()[1].ClassOrigin = "T_A"
+	odd.Properties()[2].Value = u32(12)
+	nulls := mk("T_A", cim.NewProperty("Id", str("a12")), cim.NewProperty("Count", cim.Null(cim.TypeUint32)), cim.NewProperty("Text", str("t")))
+	insts = append(insts, odd, insts[0], nulls, insts[1])
 	// An empty class name first, while the memos are empty; the name with
 	// a tab last and again first, as the whitespace mode changes.
 	empty, tabbed := insts[5], insts[4]
@@ -140,6 +167,32 @@ func TestStartTagMemoMatchesFresh(t *testing.T) {
 			if string(long.B) != string(fresh.B) {
 				t.Fatalf("round %d, instance %v:\n memo  %s\n fresh %s", round, inst.Path, long.B, fresh.B)
 			}
+			if err := wellFormed(fresh.B); err != nil {
+				t.Fatalf("instance %v: %v: %s", inst.Path, err, fresh.B)
+			}
+		}
+	}
+}
+
+// String keys in a row share their joints; a key of another type between
+// them closes the string key before it first. Three times, so that the
+// memos are filled and then used.
+func TestInstanceNameKeyRuns(t *testing.T) {
+	p := cim.NewInstancePath("root/x", "T_K",
+		cim.KeyBinding{Name: "A", Value: cim.NewString("a")}, cim.KeyBinding{Name: "B", Value: cim.NewString("b")},
+		cim.KeyBinding{Name: "C", Value: cim.NewUint32(3)}, cim.KeyBinding{Name: "D", Value: cim.NewString("d")})
+	want := `<INSTANCENAME CLASSNAME="T_K">` +
+		`<KEYBINDING NAME="A"><KEYVALUE VALUETYPE="string" TYPE="string">a</KEYVALUE></KEYBINDING>` +
+		`<KEYBINDING NAME="B"><KEYVALUE VALUETYPE="string" TYPE="string">b</KEYVALUE></KEYBINDING>` +
+		`<KEYBINDING NAME="C"><KEYVALUE VALUETYPE="numeric" TYPE="uint32">3</KEYVALUE></KEYBINDING>` +
+		`<KEYBINDING NAME="D"><KEYVALUE VALUETYPE="string" TYPE="string">d</KEYVALUE></KEYBINDING>` +
+		`</INSTANCENAME>`
+	var e Encoder
+	for round := range 3 {
+		e.B = e.B[:0]
+		e.InstanceName(p)
+		if string(e.B) != want {
+			t.Fatalf("round %d:\n got  %s\n want %s", round, e.B, want)
 		}
 	}
 }
@@ -197,6 +250,20 @@ func TestEmbeddedArrayAttribute(t *testing.T) {
 		e.Instance(inst)
 		if got := strings.Contains(string(e.B), `EmbeddedObject="instance"`); got != c.want {
 			t.Errorf("%s array: EmbeddedObject written = %v, want %v: %s", c.name, got, c.want, e.B)
+		}
+	}
+}
+
+// wellFormed reports whether b is a sequence of well-formed XML elements.
+func wellFormed(b []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		_, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
 }

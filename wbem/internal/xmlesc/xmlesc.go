@@ -30,34 +30,31 @@ const table = "" +
 // Append appends s to dst escaped for character data or a double-quoted
 // attribute value.
 func Append(dst []byte, s string, ws Whitespace) []byte {
+	// Short values (keys, names, numbers as text) are common: two
+	// overlapping words cover eight to sixteen bytes.
+	if len(s) >= 8 && len(s) <= 16 && plain8(load8(s)) && plain8(load8(s[len(s)-8:])) {
+		return append(dst, s...)
+	}
 	start, i := 0, 0
+	// vector: runs are skipped with the vector test where the CPU has one
+	// (it finds the exact end of a run), until a short run shows markup
+	// dense enough that each call would cost more than the words do.
+	vector := true
 	for i < len(s) {
-		// Skip plain bytes thirty-two, sixteen and eight at a time: most
-		// text needs no escaping. Runs of letters (0x40 to 0x7F) take two
-		// operations per word; other words get plain8's full test.
-		for i+32 <= len(s) {
-			t := s[i : i+32] // one bounds check for the four loads
-			w, x, y, z := load8(t), load8(t[8:]), load8(t[16:]), load8(t[24:])
-			if (w|x|y|z)&highs != 0 || (w+0x40*ones)&(x+0x40*ones)&(y+0x40*ones)&(z+0x40*ones)&highs != highs {
-				break
+		// Skip plain bytes: most text needs no escaping.
+		skipped := false
+		if vector {
+			var n int
+			if n, skipped = vectorPrefix(s[i:]); skipped {
+				vector = n >= vectorMin
+				i += n
 			}
-			i += 32
 		}
-		for i+16 <= len(s) {
-			t := s[i : i+16]
-			x, y := load8(t), load8(t[8:])
-			if (x|y)&highs != 0 || (x+0x40*ones)&(y+0x40*ones)&highs != highs {
-				break
-			}
-			i += 16
+		// In dense markup the next word needs care: no call for it.
+		if !skipped && (i+8 > len(s) || plain8(load8(s[i:i+8]))) {
+			i = plainWords(s, i)
 		}
-		for i+8 <= len(s) && plain8(load8(s[i:i+8])) {
-			i += 8
-		}
-		// A tail shorter than a word, in a string of at least a word:
-		// test the string's last eight bytes at once (those before i are
-		// done already; the test is only false more often for them).
-		if i < len(s) && i+8 > len(s) && len(s) >= 8 && plain8(load8(s[len(s)-8:])) {
+		if i == len(s) {
 			break
 		}
 		// Then byte by byte to the end of the word that needs care.
@@ -107,6 +104,44 @@ func Append(dst []byte, s string, ws Whitespace) []byte {
 	return append(dst, s[start:]...)
 }
 
+// plainWords returns an index from which Append goes on byte by byte:
+// plain bytes from i are skipped thirty-two, sixteen and eight at a time.
+// Runs of letters (0x40 to 0x7F) take two operations per word; other words
+// get plain8's full test. It returns len(s) when the rest is plain, else
+// an index at most eight bytes before the first byte that is not.
+func plainWords(s string, i int) int {
+	for i+32 <= len(s) {
+		t := s[i : i+32] // one bounds check for the four loads
+		w, x, y, z := load8(t), load8(t[8:]), load8(t[16:]), load8(t[24:])
+		if (w|x|y|z)&highs != 0 || (w+0x40*ones)&(x+0x40*ones)&(y+0x40*ones)&(z+0x40*ones)&highs != highs {
+			break
+		}
+		i += 32
+	}
+	for i+16 <= len(s) {
+		t := s[i : i+16]
+		x, y := load8(t), load8(t[8:])
+		if (x|y)&highs != 0 || (x+0x40*ones)&(y+0x40*ones)&highs != highs {
+			break
+		}
+		i += 16
+	}
+	for i+8 <= len(s) && plain8(load8(s[i:i+8])) {
+		i += 8
+	}
+	// A tail shorter than a word, in a string of at least a word:
+	// test the string's last eight bytes at once (those before i are
+	// done already; the test is only false more often for them).
+	if i < len(s) && i+8 > len(s) && len(s) >= 8 && plain8(load8(s[len(s)-8:])) {
+		return len(s)
+	}
+	return i
+}
+
+// vectorMin is the shortest string vectorPrefix takes: shorter ones cost
+// more in the call than the vector instructions save.
+const vectorMin = 32
+
 // ones and highs are the byte-wise constants of plain8's word tests.
 const (
 	ones  = 0x0101010101010101
@@ -123,11 +158,13 @@ func load8(s string) uint64 {
 
 // plain8 reports whether none of the eight bytes of x needs escaping: no
 // byte below 0x20 or from 0x80, and none of & < > ". It tests all eight at
-// once (the bit tricks of "Bit Twiddling Hacks": a byte of x is zero
-// exactly when the high bit of (x-0x01..) &^ x is set).
+// once (the bit tricks of "Bit Twiddling Hacks": x has a zero byte exactly
+// when (x-0x01..) &^ x has a high bit set). Two such tests find the four
+// markup characters: < and > are the bytes b with b|0x02 == 0x3E, " and &
+// those with b|0x04 == 0x26.
 func plain8(x uint64) bool {
-	amp, lt, gt, quot := x^'&'*ones, x^'<'*ones, x^'>'*ones, x^'"'*ones
+	angle, quoteAmp := (x|0x02*ones)^0x3E*ones, (x|0x04*ones)^0x26*ones
 	bad := x | (x-0x20*ones)&^x // non-ASCII, below 0x20
-	bad |= (amp-ones)&^amp | (lt-ones)&^lt | (gt-ones)&^gt | (quot-ones)&^quot
+	bad |= (angle-ones)&^angle | (quoteAmp-ones)&^quoteAmp
 	return bad&highs == 0
 }

@@ -51,14 +51,21 @@ func TestPlain8(t *testing.T) {
 	}
 }
 
-// FuzzAppend checks with encoding/xml that the output is well-formed in
-// an attribute and in content, and reads back as the input: exactly with
-// EscapeWhitespace, with what XML cannot carry replaced by U+FFFD.
+// FuzzAppend compares Append with the rune-by-rune reference in every
+// whitespace mode, and checks with encoding/xml that the output is
+// well-formed in an attribute and in content, and reads back as the input:
+// exactly with EscapeWhitespace, with what XML cannot carry replaced by
+// U+FFFD.
 func FuzzAppend(f *testing.F) {
-	for _, s := range []string{"", "plain", "a<b>&\"c\"'", "x\ty\r\nz\r", "\x00\x1f\x7f", "\xff\xe2\x9c", "\uFFFE ünï ✓", strings.Repeat("letters&", 9)} {
+	for _, s := range []string{"", "plain", "a<b>&\"c\"'", "x\ty\r\nz\r", "\x00\x1f\x7f", "\xff\xe2\x9c", "\uFFFE ünï ✓", strings.Repeat("letters&", 9), strings.Repeat("long plain run ", 9) + "<" + strings.Repeat("x", 70) + "\x01"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		for _, ws := range []Whitespace{KeepWhitespace, EscapeCR, EscapeWhitespace} {
+			if got, want := string(Append(nil, s, ws)), reference(s, ws); got != want {
+				t.Fatalf("Append(%q, %d) = %q, want %q", s, ws, got, want)
+			}
+		}
 		esc := string(Append(nil, s, EscapeWhitespace))
 		var doc struct {
 			A    string `xml:"a,attr"`
@@ -94,7 +101,7 @@ func carried(s string) string {
 // (32-, 16- and 8-byte runs, the tail test on the last word) and compares
 // with a rune-by-rune reference.
 func TestAppendEveryPosition(t *testing.T) {
-	for n := 1; n <= 72; n++ {
+	for n := 1; n <= 136; n++ {
 		for pos := 0; pos < n; pos++ {
 			for _, special := range []string{"<", "&", "\r", "\t", "\x01", "\xff", "é", "\uFFFE"} {
 				s := strings.Repeat("a", pos) + special + strings.Repeat("b", max(n-pos-1, 0))
@@ -136,4 +143,47 @@ func reference(s string, ws Whitespace) string {
 		i += n
 	}
 	return b.String()
+}
+
+// firstNotPlain is the index of the first byte of s the table marks, or
+// len(s).
+func firstNotPlain(s string) int {
+	for i := 0; i < len(s); i++ {
+		if table[s[i]] == '1' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// TestPlainSkips puts every byte value at every position of strings
+// around the block sizes of the two skipping routines and checks them
+// against the table: vectorPrefix (where the CPU has it) must find the
+// exact first byte that needs care, plainWords must stop at most a word
+// before it (and so return len(s) only when everything is plain).
+func TestPlainSkips(t *testing.T) {
+	vector := false
+	for n := 1; n <= 136; n++ {
+		for pos := 0; pos < n; pos++ {
+			for b := 0; b < 256; b++ {
+				for _, fill := range []byte{'a', ' ', '~'} {
+					buf := []byte(strings.Repeat(string(fill), n))
+					buf[pos] = byte(b)
+					s := string(buf)
+					want := firstNotPlain(s)
+					if got, ok := vectorPrefix(s); ok {
+						vector = true
+						if got != want {
+							t.Fatalf("vectorPrefix(%q) = %d, want %d", s, got, want)
+						}
+					}
+					got := plainWords(s, 0)
+					if got > want || want-got > 8 {
+						t.Fatalf("plainWords(%q, 0) = %d; the first byte that needs care is at %d", s, got, want)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("vector test used: %v", vector)
 }
