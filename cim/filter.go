@@ -125,6 +125,9 @@ type InstanceFilter struct {
 // a new instance sharing the (immutable) property values is returned.
 // inst is never modified.
 func FilterInstance(inst *Instance, cls *Class, f InstanceFilter) *Instance {
+	if defaultShape(f) && !carriesQualifiersOrOrigins(inst) {
+		return inst // the common case, decided without the general setup
+	}
 	requested := f.RequestedClass
 	if requested == nil {
 		requested = cls
@@ -195,6 +198,28 @@ func FilterInstance(inst *Instance, cls *Class, f InstanceFilter) *Instance {
 		out.idx = inst.idx // same names in the same order
 	}
 	return out
+}
+
+// defaultShape reports whether f keeps every property and asks for no
+// qualifiers or class origins: the parameters of most enumerations, which
+// change only an instance carrying qualifiers or class origins.
+func defaultShape(f InstanceFilter) bool {
+	return f.PropertyList == nil && !f.LocalOnly && (f.DeepInheritance || f.RequestedClass == nil) &&
+		!f.IncludeQualifiers && !f.IncludeClassOrigin
+}
+
+// carriesQualifiersOrOrigins reports whether inst or one of its
+// properties has qualifiers, or a property its class origin.
+func carriesQualifiersOrOrigins(inst *Instance) bool {
+	if len(inst.Qualifiers) > 0 {
+		return true
+	}
+	for i := range inst.props {
+		if p := &inst.props[i]; len(p.Qualifiers) > 0 || p.ClassOrigin != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func instanceNeedsFilter(inst *Instance, cls *Class, f InstanceFilter, keepAll bool, keep func(*Property) bool) bool {

@@ -109,10 +109,30 @@ func TestFilterInstance(t *testing.T) {
 	if inst.Property("DeviceID").ClassOrigin != "" || inst.Property("DeviceID").Qualifiers != nil {
 		t.Error("input modified")
 	}
-	// And are stripped when not asked for.
-	back := FilterInstance(got, disk, InstanceFilter{})
-	if back.Property("DeviceID").ClassOrigin != "" || back.Property("DeviceID").Qualifiers != nil {
-		t.Error("ClassOrigin/qualifiers not stripped")
+	// Either one alone, in an enumeration too.
+	enum := InstanceFilter{DeepInheritance: true, RequestedClass: el}
+	quals, origins := enum, enum
+	quals.IncludeQualifiers, origins.IncludeClassOrigin = true, true
+	if !FilterInstance(inst, disk, quals).Property("DeviceID").IsKey() || FilterInstance(inst, disk, origins).Property("Size").ClassOrigin != "T_Disk" {
+		t.Error("IncludeQualifiers or IncludeClassOrigin alone not honoured")
+	}
+	// And are stripped when not asked for, by GetInstance's defaults and
+	// an enumeration's, also from an instance that carries them itself.
+	for _, f := range []InstanceFilter{{}, {DeepInheritance: true, RequestedClass: el}} {
+		back := FilterInstance(got, disk, f)
+		if back.Property("DeviceID").ClassOrigin != "" || back.Property("DeviceID").Qualifiers != nil {
+			t.Errorf("%+v: ClassOrigin/qualifiers not stripped", f)
+		}
+		withOrigin := inst.Clone()
+		withOrigin.Property("Size").ClassOrigin = "T_Disk"
+		withQualifiers := inst.Clone()
+		withQualifiers.Qualifiers = Qualifiers{{Name: "Description", Value: NewString("d")}}
+		withPropertyQualifiers := inst.Clone()
+		withPropertyQualifiers.Property("Size").Qualifiers = Qualifiers{{Name: "Description", Value: NewString("s")}}
+		if FilterInstance(withOrigin, disk, f).Property("Size").ClassOrigin != "" || FilterInstance(withQualifiers, disk, f).Qualifiers != nil ||
+			FilterInstance(withPropertyQualifiers, disk, f).Property("Size").Qualifiers != nil {
+			t.Errorf("%+v: ClassOrigin/qualifiers carried by the instance not stripped", f)
+		}
 	}
 	// Without a class only class-free filtering applies.
 	if got := FilterInstance(inst, nil, InstanceFilter{PropertyList: []string{"Size"}, LocalOnly: true}); names(got.Properties()) != "Size" {

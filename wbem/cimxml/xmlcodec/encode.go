@@ -701,10 +701,18 @@ func plainType(t cim.Type) bool {
 // plain reports whether p, of a type plainType takes, is a scalar (NULL
 // or not) of its declared type without qualifiers, class origin or
 // embedded object.
-func plain(p *cim.Property) bool {
-	v := &p.Value
-	return !p.IsArray && len(p.Qualifiers) == 0 && p.ClassOrigin == "" && p.Embedded == cim.EmbeddedNone &&
-		v.Type() == p.Type && !v.IsArray() && (p.Type != cim.TypeString || v.Embedded() == cim.EmbeddedNone)
+func plain(p *cim.Property) bool { return plainAttrs(p) && plainValue(&p.Value, p.Type) }
+
+// plainAttrs and plainValue are plain's two halves, each small enough to
+// be inlined where Instance tests every property: p is no array and
+// carries no qualifiers, class origin or embedded-object mark; v is a
+// scalar of type t that holds no embedded object.
+func plainAttrs(p *cim.Property) bool {
+	return !p.IsArray && len(p.Qualifiers) == 0 && p.ClassOrigin == "" && p.Embedded == cim.EmbeddedNone
+}
+
+func plainValue(v *cim.Value, t cim.Type) bool {
+	return v.Type() == t && !v.IsArray() && (t != cim.TypeString || v.Embedded() == cim.EmbeddedNone)
 }
 
 // appendPlainValue appends the text of a plain property's value.
@@ -807,7 +815,7 @@ func (e *Encoder) Instance(inst *cim.Instance) {
 		p := &props[i]
 		if i < len(e.tags) {
 			// A memo entry is only made for a type plainType takes.
-			if m := &e.tags[i]; m.holds(p.Name, p.Type, ws) && plain(p) && !p.Value.IsNull() {
+			if m := &e.tags[i]; m.holds(p.Name, p.Type, ws) && plainAttrs(p) && plainValue(&p.Value, p.Type) && !p.Value.IsNull() {
 				b := e.B
 				if open {
 					b = append(b, m.joint...)
