@@ -1,15 +1,26 @@
 #include "textflag.h"
 
-// The bytes broadcast into the comparison registers: 0x20 (bytes below it,
-// as signed numbers, are the control characters and every non-ASCII
-// byte), 0x02 and 0x3E (c|0x02 == 0x3E for < and >), 0x04 and 0x26
-// (c|0x04 == 0x26 for " and &).
+// The bytes broadcast into Y1-Y5: 0x20 (bytes below it, as signed numbers,
+// are the control characters and every non-ASCII byte), 0x02 and 0x3E
+// (b|0x02 == 0x3E for < and >), 0x04 and 0x26 (b|0x04 == 0x26 for " and &).
 DATA prefixConsts<>+0(SB)/1, $0x20
 DATA prefixConsts<>+1(SB)/1, $0x02
 DATA prefixConsts<>+2(SB)/1, $0x3e
 DATA prefixConsts<>+3(SB)/1, $0x04
 DATA prefixConsts<>+4(SB)/1, $0x26
 GLOBL prefixConsts<>(SB), RODATA|NOPTR, $8
+
+// NOTPLAIN sets in m a byte of 0xFF for each of the 32 bytes at src that is
+// not plain (Y0, Y6, Y7 and Y9 are scratch).
+#define NOTPLAIN(src, m) \
+	VMOVDQU  src, Y0;    \
+	VPCMPGTB Y0, Y1, Y6; \
+	VPOR     Y2, Y0, Y7; \
+	VPCMPEQB Y3, Y7, Y7; \
+	VPOR     Y4, Y0, Y9; \
+	VPCMPEQB Y5, Y9, Y9; \
+	VPOR     Y6, Y7, Y7; \
+	VPOR     Y7, Y9, m
 
 // func plainPrefixAVX2(s string) int
 // len(s) >= 32. Returns the index of the first byte of s that is not
@@ -32,27 +43,13 @@ loop64:
 	LEAQ 32(AX), R8
 	CMPQ R8, DX
 	JA   loop32
-	VMOVDQU (SI)(AX*1), Y0
-	VMOVDQU 32(SI)(AX*1), Y10
-	VPCMPGTB Y0, Y1, Y6  // 0x20 > c, signed
-	VPOR     Y2, Y0, Y7
-	VPCMPEQB Y3, Y7, Y7  // < or >
-	VPOR     Y4, Y0, Y8
-	VPCMPEQB Y5, Y8, Y8  // " or &
-	VPOR     Y6, Y7, Y7
-	VPOR     Y7, Y8, Y8
-	VPCMPGTB Y10, Y1, Y11
-	VPOR     Y2, Y10, Y12
-	VPCMPEQB Y3, Y12, Y12
-	VPOR     Y4, Y10, Y13
-	VPCMPEQB Y5, Y13, Y13
-	VPOR     Y11, Y12, Y12
-	VPOR     Y12, Y13, Y13
-	VPOR     Y8, Y13, Y14
-	VPTEST   Y14, Y14
-	JNZ      found64
-	ADDQ     $64, AX
-	JMP      loop64
+	NOTPLAIN((SI)(AX*1), Y8)
+	NOTPLAIN(32(SI)(AX*1), Y13)
+	VPOR   Y8, Y13, Y14
+	VPTEST Y14, Y14
+	JNZ    found64
+	ADDQ   $64, AX
+	JMP    loop64
 
 found64:
 	VPMOVMSKB Y8, CX
@@ -65,38 +62,24 @@ found64:
 loop32:
 	CMPQ AX, DX
 	JA   last
-	VMOVDQU (SI)(AX*1), Y0
-	VPCMPGTB Y0, Y1, Y6
-	VPOR     Y2, Y0, Y7
-	VPCMPEQB Y3, Y7, Y7
-	VPOR     Y4, Y0, Y8
-	VPCMPEQB Y5, Y8, Y8
-	VPOR     Y6, Y7, Y7
-	VPOR     Y7, Y8, Y8
+	NOTPLAIN((SI)(AX*1), Y8)
 	VPMOVMSKB Y8, CX
-	TESTL    CX, CX
-	JNZ      found
-	ADDQ     $32, AX
-	JMP      loop32
+	TESTL     CX, CX
+	JNZ       found
+	ADDQ      $32, AX
+	JMP       loop32
 
 last:
 	// Fewer than 32 bytes left (AX > DX): test the last block.
 	CMPQ AX, BX
 	JEQ  done
 	MOVQ DX, AX
-	VMOVDQU (SI)(AX*1), Y0
-	VPCMPGTB Y0, Y1, Y6
-	VPOR     Y2, Y0, Y7
-	VPCMPEQB Y3, Y7, Y7
-	VPOR     Y4, Y0, Y8
-	VPCMPEQB Y5, Y8, Y8
-	VPOR     Y6, Y7, Y7
-	VPOR     Y7, Y8, Y8
+	NOTPLAIN((SI)(AX*1), Y8)
 	VPMOVMSKB Y8, CX
-	TESTL    CX, CX
-	JNZ      found
-	MOVQ     BX, AX
-	JMP      done
+	TESTL     CX, CX
+	JNZ       found
+	MOVQ      BX, AX
+	JMP       done
 
 found:
 	BSFL CX, CX
