@@ -3,6 +3,7 @@ package testprovider
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,6 +225,24 @@ func (p *Provider) snapshot() []*cim.Instance {
 	return out
 }
 
+// genIndex returns the number of a T_Gen Id as gen writes it: "g" and
+// the number in at least seven digits, with no other leading zeros. (The
+// benchmarks' GetInstance load looks up one per request: fmt.Sscanf would
+// cost more than the rest of the lookup.)
+func genIndex(id string) (int, bool) {
+	digits, ok := strings.CutPrefix(id, "g")
+	if !ok || len(digits) < 7 || len(digits) > 7 && digits[0] == '0' {
+		return 0, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+	}
+	i, err := strconv.Atoi(digits)
+	return i, err == nil
+}
+
 func (p *Provider) gen(class *cim.Class, i int) *cim.Instance {
 	inst := class.NewInstance()
 	inst.Set("Id", cim.NewString(fmt.Sprintf("g%07d", i)))
@@ -262,8 +281,7 @@ func (p *Provider) GetInstance(ctx context.Context, ns string, class *cim.Class,
 		}
 	case cim.EqualNames(class.Name, "T_Gen"):
 		id, _ := name.Key("Id")
-		var i int
-		if _, err := fmt.Sscanf(id.Str(), "g%07d", &i); err == nil && i >= 0 && i < p.GenCount && fmt.Sprintf("g%07d", i) == id.Str() {
+		if i, ok := genIndex(id.Str()); ok && i < p.GenCount {
 			return p.gen(class, i), nil
 		}
 	case cim.EqualNames(class.Name, "T_DynLink"):
