@@ -141,15 +141,16 @@ func TestStartTagMemoMatchesFresh(t *testing.T) {
 		mk("T_A", cim.NewProperty("Count", u32(8)), cim.NewProperty("Id", str("a8"))),
 		mk("T_A", cim.NewProperty("Id", str("a9")), cim.NewProperty("Count", u32(9))),
 		mk("T_A", cim.NewProperty("Count", u32(10)), cim.NewProperty("Id", str("a10"))))
-	// At positions the memo holds: a property with qualifiers, one with a
-	// class origin, one whose value is not of its declared type, and a
-	// NULL between values.
+	// At positions the memo holds (an instance of the same layout just
+	// before fills it): a property with qualifiers, one with a class
+	// origin, one whose value is not of its declared type, and a NULL
+	// between values.
 	odd := mk("T_A", cim.NewProperty("Id", str("a11")), cim.NewProperty("Count", u32(11)), cim.NewProperty("Text", str("t")))
 	odd.Properties()[0].Qualifiers = cim.Qualifiers{{Name: "Key", Value: cim.NewBoolean(true)}}
 	odd.Properties()[1].ClassOrigin = "T_A"
 	odd.Properties()[2].Value = u32(12)
 	nulls := mk("T_A", cim.NewProperty("Id", str("a12")), cim.NewProperty("Count", cim.Null(cim.TypeUint32)), cim.NewProperty("Text", str("t")))
-	insts = append(insts, odd, insts[0], nulls, insts[1])
+	insts = append(insts, insts[0], odd, nulls, insts[1])
 	// An empty class name first, while the memos are empty; the name with
 	// a tab last and again first, as the whitespace mode changes.
 	empty, tabbed := insts[5], insts[4]
