@@ -193,24 +193,7 @@ func (e *Encoder) InstanceName(p *cim.ObjectPath) {
 			e.Str(`</KEYBINDING>`)
 			continue
 		}
-		b := e.B
-		switch {
-		case m != nil && m.holds(k.Name, cim.TypeString, ws) && open:
-			b = append(b, m.joint...)
-		case m != nil && m.holds(k.Name, cim.TypeString, ws):
-			b = append(b, m.tag...)
-		default:
-			if open {
-				b = append(b, endStringKey...)
-			}
-			start := len(b)
-			b = append(b, `<KEYBINDING NAME="`...)
-			b = xmlesc.Append(b, k.Name, ws)
-			b = append(b, `">`+stringKeyValue...)
-			if m != nil && fill {
-				m.set(k.Name, cim.TypeString, ws, endStringKey, b[start:])
-			}
-		}
+		b := m.appendStart(e.B, fill, open, k.Name, cim.TypeString, ws, endStringKey, `<KEYBINDING NAME="`, `">`+stringKeyValue)
 		e.B = xmlesc.Append(b, k.Value.Str(), ws)
 		open = true
 	}
@@ -235,21 +218,10 @@ func plainStringKey(v cim.Value) bool {
 	return v.Type() == cim.TypeString && v.Instance() == nil && v.Class() == nil
 }
 
-// memoStart writes open, name escaped and `">`, from m when it holds
-// them, else into m when fill is set. m may be nil (no memo).
+// memoStart writes open, name escaped and `">` (a start tag whose one
+// attribute is a name), through m (see memoTag.appendStart).
 func (e *Encoder) memoStart(m *memoTag, fill bool, open, name string) {
-	ws := e.ws()
-	if m != nil && m.holds(name, 0, ws) {
-		e.B = append(e.B, m.tag...)
-		return
-	}
-	start := len(e.B)
-	e.B = append(e.B, open...)
-	e.B = xmlesc.Append(e.B, name, ws)
-	e.B = append(e.B, '"', '>')
-	if m != nil && fill {
-		m.set(name, 0, ws, "", e.B[start:])
-	}
+	e.B = m.appendStart(e.B, fill, false, name, 0, e.ws(), "", open, `">`)
 }
 
 // KeyValue writes the KEYVALUE (or, for a reference key, VALUE.REFERENCE)
@@ -672,19 +644,8 @@ func (e *Encoder) plainProperty(p *cim.Property, at int) bool {
 		return true
 	}
 	// The memo has entries once the Encoder has written an instance.
-	if m := memoAt(&e.tags, at, e.instances > 0); m != nil && m.holds(p.Name, t, ws) {
-		b = append(b, m.tag...)
-	} else {
-		start := len(b)
-		b = append(b, `<PROPERTY NAME="`...)
-		b = xmlesc.Append(b, p.Name, ws)
-		b = append(b, `" TYPE="`...)
-		b = append(b, t.String()...)
-		b = append(b, `"><VALUE>`...)
-		if m != nil {
-			m.set(p.Name, t, ws, endPlainProperty, b[start:])
-		}
-	}
+	m := memoAt(&e.tags, at, e.instances > 0)
+	b = m.appendStart(b, true, false, p.Name, t, ws, endPlainProperty, `<PROPERTY NAME="`, `" TYPE="`, t.String(), `"><VALUE>`)
 	e.B = append(appendPlainValue(b, p, ws), endPlainProperty...)
 	return true
 }
@@ -742,11 +703,39 @@ func (m *memoTag) holds(name string, t cim.Type, ws xmlesc.Whitespace) bool {
 	return len(m.tag) > 0 && m.name == name && m.t == t && m.ws == ws
 }
 
-// set makes tag the remembered one, after end, reusing m's buffer.
-func (m *memoTag) set(name string, t cim.Type, ws xmlesc.Whitespace, end string, tag []byte) {
-	m.name, m.t, m.ws = name, t, ws
-	m.joint = append(append(m.joint[:0], end...), tag...)
-	m.tag = m.joint[len(end):]
+// start returns the remembered start tag, after the end tags of the
+// element before when closing is set.
+func (m *memoTag) start(closing bool) []byte {
+	if closing {
+		return m.joint
+	}
+	return m.tag
+}
+
+// appendStart appends to b the start tag open, name escaped and rest:
+// from m when it holds the tag of name and t in mode ws, else assembled,
+// and then remembered in m when fill is set. closing says that the
+// element before is still open, and end (the same for every use of an
+// entry) closes it first. m may be nil (no memo).
+func (m *memoTag) appendStart(b []byte, fill, closing bool, name string, t cim.Type, ws xmlesc.Whitespace, end, open string, rest ...string) []byte {
+	if m != nil && m.holds(name, t, ws) {
+		return append(b, m.start(closing)...)
+	}
+	if closing {
+		b = append(b, end...)
+	}
+	start := len(b)
+	b = append(b, open...)
+	b = xmlesc.Append(b, name, ws)
+	for _, r := range rest {
+		b = append(b, r...)
+	}
+	if m != nil && fill {
+		m.name, m.t, m.ws = name, t, ws
+		m.joint = append(append(m.joint[:0], end...), b[start:]...)
+		m.tag = m.joint[len(end):]
+	}
+	return b
 }
 
 // maxTags bounds the memos by position: properties and keys further into
@@ -813,19 +802,12 @@ func (e *Encoder) Instance(inst *cim.Instance) {
 	open := false
 	for i := range props {
 		p := &props[i]
-		if i < len(e.tags) {
-			// A memo entry is only made for a type plainType takes.
-			if m := &e.tags[i]; m.holds(p.Name, p.Type, ws) && plainAttrs(p) && plainValue(&p.Value, p.Type) && !p.Value.IsNull() {
-				b := e.B
-				if open {
-					b = append(b, m.joint...)
-				} else {
-					b = append(b, m.tag...)
-				}
-				e.B = appendPlainValue(b, p, ws)
-				open = true
-				continue
-			}
+		// A memo entry is only made for a type plainType takes.
+		if m := memoAt(&e.tags, i, false); m != nil && m.holds(p.Name, p.Type, ws) &&
+			plainAttrs(p) && plainValue(&p.Value, p.Type) && !p.Value.IsNull() {
+			e.B = appendPlainValue(append(e.B, m.start(open)...), p, ws)
+			open = true
+			continue
 		}
 		if open {
 			e.Str(endPlainProperty)
