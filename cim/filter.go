@@ -125,9 +125,6 @@ type InstanceFilter struct {
 // a new instance sharing the (immutable) property values is returned.
 // inst is never modified.
 func FilterInstance(inst *Instance, cls *Class, f InstanceFilter) *Instance {
-	if defaultShape(f) && !carriesQualifiersOrOrigins(inst) {
-		return inst // the common case, decided without the general setup
-	}
 	requested := f.RequestedClass
 	if requested == nil {
 		requested = cls
@@ -136,6 +133,12 @@ func FilterInstance(inst *Instance, cls *Class, f InstanceFilter) *Instance {
 		f.DeepInheritance = true
 	}
 	needClass := requested != nil && (f.LocalOnly || !f.DeepInheritance)
+	// Without a PropertyList or a class to consult every property is
+	// kept: the scan looks only for qualifiers and class origins to drop.
+	keepAll := f.PropertyList == nil && !needClass
+	if keepAll && !f.IncludeQualifiers && !f.IncludeClassOrigin && !carriesQualifiersOrOrigins(inst) {
+		return inst // the common case, decided before the general setup
+	}
 	keep := func(p *Property) bool {
 		if !inPropertyList(f.PropertyList, p.Name) {
 			return false
@@ -149,9 +152,6 @@ func FilterInstance(inst *Instance, cls *Class, f InstanceFilter) *Instance {
 		}
 		return !(f.LocalOnly && rp != nil && rp.Propagated)
 	}
-	// Without a PropertyList or a class to consult every property is
-	// kept: the scan looks only for qualifiers and class origins to drop.
-	keepAll := f.PropertyList == nil && !needClass
 	if !instanceNeedsFilter(inst, cls, f, keepAll, keep) {
 		return inst
 	}
@@ -198,14 +198,6 @@ func FilterInstance(inst *Instance, cls *Class, f InstanceFilter) *Instance {
 		out.idx = inst.idx // same names in the same order
 	}
 	return out
-}
-
-// defaultShape reports whether f keeps every property and asks for no
-// qualifiers or class origins: the parameters of most enumerations, which
-// change only an instance carrying qualifiers or class origins.
-func defaultShape(f InstanceFilter) bool {
-	return f.PropertyList == nil && !f.LocalOnly && (f.DeepInheritance || f.RequestedClass == nil) &&
-		!f.IncludeQualifiers && !f.IncludeClassOrigin
 }
 
 // carriesQualifiersOrOrigins reports whether inst or one of its
